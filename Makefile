@@ -1,0 +1,60 @@
+# Two commands for newcomers: `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+PY311 ?= $(shell command -v python3)
+PY310 ?= $(shell (pyenv root 2>/dev/null | sed 's|$$|/versions/3.10.13/bin/python3.10|') | xargs -I{} sh -c 'test -x {} && echo {}' || command -v python3.10)
+VENV := .venv
+RASA_VENV := .venv-rasa
+export CSBOT_HOME ?= $(CURDIR)/.csbot
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test bench setup lint lock clean services
+
+run: setup
+	$(VENV)/bin/csbot run
+
+test: setup services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(VENV)/bin/python -m bench
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+	$(VENV)/bin/csbot setup
+
+# Python 3.11: actions, knowledge, handoff, CLI — current libraries, locked.
+$(VENV)/.installed: requirements/app.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U "pip>=24"
+	$(VENV)/bin/pip install -q -r requirements/app.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+# Python 3.10: the Rasa 3.6.21 server, only ever installed against its own lock.
+$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10.13) or set PY310=/path/python3.10"; exit 2; }
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install -q -U "pip<24.1"
+	$(RASA_VENV)/bin/pip install -q -r requirements/rasa.in -c requirements/rasa.lock
+	# channels/ is imported by the Rasa server: put the repo on its path without installing the 3.11 package.
+	echo "$(CURDIR)" > $$($(RASA_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/csbot-repo.pth
+	touch $@
+
+# Services the tests need beyond what the machine runs (MariaDB, Redis) are started by the test fixtures.
+services:
+	@bash scripts/ensure-services.sh
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check bot actions handoff channels
+
+# Re-resolve dependencies after editing requirements/*.in (then commit the .lock files).
+lock:
+	$(PY311) -m venv /tmp/csbot-lock && /tmp/csbot-lock/bin/pip install -q -r requirements/app.in && \
+	  /tmp/csbot-lock/bin/pip freeze | grep -v '^-e' > requirements/app.lock && rm -rf /tmp/csbot-lock
+	$(PY310) -m venv /tmp/csbot-lock-rasa && /tmp/csbot-lock-rasa/bin/pip install -q "pip<24.1" && \
+	  /tmp/csbot-lock-rasa/bin/pip install -q -r requirements/rasa.in -c requirements/rasa.lock && \
+	  /tmp/csbot-lock-rasa/bin/pip freeze > requirements/rasa.lock && rm -rf /tmp/csbot-lock-rasa
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) .csbot models .pytest_cache

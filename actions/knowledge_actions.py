@@ -1,0 +1,64 @@
+"""Answer general questions from the knowledge base (RAG); unsure → clarify and offer a human."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import settings, tenant_id
+
+log = logging.getLogger(__name__)
+
+OFFER_HUMAN_BUTTONS = [
+    {"title": "转人工客服", "payload": "/affirm"},
+    {"title": "不用了", "payload": "/deny"},
+]
+
+
+@functools.cache
+def knowledge_service() -> Any:
+    from knowledge.service import KnowledgeService  # heavy (embedding model): load once, on first use
+
+    return KnowledgeService.from_settings(settings())
+
+
+def format_answer(text: str, citations: list[Any]) -> str:
+    titles = []
+    for c in citations[:2]:
+        title = getattr(c, "title", None)
+        if title and title not in titles:
+            titles.append(title)
+    return text + (f"\n（参考：{'；'.join(titles)}）" if titles else "")
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        question = (tracker.latest_message.get("text") or "").strip()
+        if not question:
+            dispatcher.utter_message(response="utter_empty_message")
+            return []
+        try:
+            svc = knowledge_service()
+            answer = await asyncio.to_thread(svc.answer, question, tenant_id(tracker), tracker.sender_id)
+        except Exception:  # a broken KB must not silence the bot
+            log.exception("knowledge service failed")
+            answer = None
+        if answer is None or answer.abstained:
+            dispatcher.utter_message(
+                text="这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？",
+                buttons=OFFER_HUMAN_BUTTONS,
+            )
+            return [SlotSet("offered_human", True)]
+        dispatcher.utter_message(text=format_answer(answer.text, list(answer.citations)))
+        return [SlotSet("offered_human", False)]

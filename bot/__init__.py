@@ -1,0 +1,1 @@
+"""Shared core of the csbot platform: settings, storage, ids, security, CLI."""

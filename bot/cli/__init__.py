@@ -1,0 +1,1 @@
+"""The ``csbot`` command line."""

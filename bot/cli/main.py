@@ -1,0 +1,213 @@
+"""``csbot``: start, check and operate the platform.
+
+Sub-commands from other packages (``csbot kb ...``) are registered through the ``csbot.commands``
+entry-point group, so this core package never imports the feature packages.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+
+from bot.errors import ConfigError, CsbotError
+from bot.settings import Settings, load_settings
+
+console = Console()
+err = Console(stderr=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="csbot: 智能客服 platform on Rasa.")
+db_app = typer.Typer(no_args_is_help=True, help="Relational database migrations.")
+app.add_typer(db_app, name="db")
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+# --- db ------------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from bot.storage import migrate
+    from bot.storage.db import Database
+
+    db = Database.from_settings(settings())
+    migrate.upgrade(db.engine, revision)
+    console.print(f"database at revision [bold]{migrate.current_revision(db.engine)}[/bold] ({_safe_url(db.url)})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision."""
+    from bot.storage import migrate
+    from bot.storage.db import Database
+
+    db = Database.from_settings(settings())
+    console.print(f"{migrate.current_revision(db.engine)} (head {migrate.head_revision()})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- train ---------------------------------------------------------------------------------------
+def _train(s: Settings, force: bool) -> None:
+    from bot import rasa_env
+
+    if not force and rasa_env.model_is_current(s):
+        console.print(f"model up to date: {rasa_env.model_path(s)}")
+        return
+    if not rasa_env.rasa_bin(s).exists():
+        raise CsbotError(f"Rasa runtime missing at {rasa_env.rasa_bin(s)}; run `make setup`")
+    s.models_dir.mkdir(parents=True, exist_ok=True)
+    log = s.path("logs", "train.log")
+    started = time.monotonic()
+    with log.open("wb") as out, console.status("training the Rasa model…") as status:
+        proc = subprocess.Popen(rasa_env.train_command(s), stdout=out, stderr=subprocess.STDOUT,
+                                env=rasa_env.child_env(s), cwd=s.repo_root)  # fmt: skip
+        while proc.poll() is None:
+            status.update(f"training the Rasa model… {time.monotonic() - started:.0f}s (log: {log})")
+            time.sleep(0.5)
+    if proc.returncode != 0 or not rasa_env.model_path(s).is_file():
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise CsbotError("rasa train failed:\n" + "\n".join(tail))
+    rasa_env.record_trained(s)
+    console.print(f"trained {rasa_env.model_path(s)} in {time.monotonic() - started:.0f}s")
+
+
+@app.command()
+def train(force: bool = typer.Option(False, "--force", help="Retrain even if nothing changed.")) -> None:
+    """Train the Rasa model if config, domain or data changed."""
+    _train(settings(), force)
+
+
+@app.command()
+def setup() -> None:
+    """Everything `run` needs that is missing: database schema and a current model."""
+    db_upgrade("head")
+    _train(settings(), force=False)
+
+
+# --- run / status --------------------------------------------------------------------------------
+@app.command()
+def run(no_setup: bool = typer.Option(False, "--no-setup", help="Skip migrations and training.")) -> None:
+    """Start the whole platform and supervise it until Ctrl-C."""
+    from bot.cli.services import platform_specs
+    from bot.cli.supervisor import Supervisor, pid_alive, read_status
+
+    s = settings()
+    previous = read_status(s.run_dir)
+    if previous and not previous.get("stopped") and pid_alive(int(previous["supervisor_pid"])):
+        raise CsbotError(f"csbot is already running in {s.home} (pid {previous['supervisor_pid']})")
+    if not no_setup:
+        setup()
+    sup = Supervisor(platform_specs(s), run_dir=s.run_dir, log_dir=s.home / "logs",
+                     host=s.services.host, say=console.print)  # fmt: skip
+    sup.check_ports()
+    signal.signal(signal.SIGINT, sup.request_stop)
+    signal.signal(signal.SIGTERM, sup.request_stop)
+    started = time.monotonic()
+    try:
+        if sup.start_all():
+            svc = s.services
+            console.print(
+                f"\n[bold green]csbot is up[/bold green] in {time.monotonic() - started:.1f}s  (home {s.home})\n"
+                f"  REST channel   POST {svc.url('rasa')}/webhooks/rest/webhook  "
+                '{"sender": "u1", "message": "你好"}\n'
+                f"  web widget     socket.io at {svc.url('rasa')}/socket.io\n"
+                f"  handoff API    {svc.url('handoff')}\n"
+                f"  terminal chat  csbot chat\n"
+                "Ctrl-C stops everything."
+            )
+            sup.run_forever()
+        else:
+            raise CsbotError("platform failed to start; logs are in " + str(s.home / "logs"))
+    finally:
+        console.print("stopping…")
+        sup.stop_all()
+        console.print("stopped.")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show whether the platform runs, each service's health, pid and restarts."""
+    from bot.cli.supervisor import http_ok, pid_alive, read_status
+
+    s = settings()
+    data = read_status(s.run_dir)
+    running = bool(data and not data.get("stopped") and pid_alive(int(data["supervisor_pid"])))
+    rows = []
+    for name, info in (data or {}).get("services", {}).items():
+        healthy = running and http_ok(info["health_url"], timeout=1.0)
+        rows.append({"name": name, "state": info["state"] if running else "stopped", "healthy": healthy,
+                     "pid": info["pid"] if running else None, "restarts": info["restarts"], "last_exit": info["last_exit"]})  # fmt: skip
+    if as_json:
+        console.print_json(json.dumps({"running": running, "home": str(s.home), "services": rows}))
+    else:
+        from rich.table import Table
+
+        console.print(f"csbot {'[green]running[/green]' if running else '[red]not running[/red]'} (home {s.home})")
+        table = Table("service", "state", "health", "pid", "restarts", "last exit")
+        for r in rows:
+            health = "[green]ok[/green]" if r["healthy"] else "[red]down[/red]"
+            table.add_row(r["name"], r["state"], health, str(r["pid"] or "-"), str(r["restarts"]),
+                          "-" if r["last_exit"] is None else str(r["last_exit"]))  # fmt: skip
+        if rows:
+            console.print(table)
+    if not running or not all(r["healthy"] for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(sender: str = typer.Option("", help="Conversation id (default: a new one)."),
+         url: str = typer.Option("", help="Rasa base URL (default from settings).")) -> None:  # fmt: skip
+    """Talk to the running assistant in the terminal (REST channel)."""
+    from bot.cli.chat import chat_loop
+
+    s = settings()
+    chat_loop(url or s.services.url("rasa"), sender)
+
+
+def _register_plugins() -> None:
+    for ep in entry_points(group="csbot.commands"):
+        try:
+            app.add_typer(ep.load(), name=ep.name)
+        except Exception as exc:  # one broken feature package must not take the whole CLI down
+            err.print(f"[yellow]warning: command group `{ep.name}` unavailable: {exc}[/yellow]")
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except CsbotError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

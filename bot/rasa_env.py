@@ -1,0 +1,136 @@
+"""The Rasa side of the platform: where its runtime lives, its endpoints file, and model training.
+
+Rasa 3.6 runs in its own Python 3.10 venv (``.venv-rasa``); this module only builds command lines and
+files for it and never imports rasa.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.settings import Settings
+
+MODEL_NAME = "csbot"
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+
+
+def rasa_bin(settings: Settings) -> Path:
+    return settings.repo_root / ".venv-rasa" / "bin" / "rasa"
+
+
+def app_python(settings: Settings) -> Path:
+    return settings.repo_root / ".venv" / "bin" / "python"
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CSBOT_HOME"] = str(settings.home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.repo_root), env.get("PYTHONPATH")]))
+    env.setdefault("OMP_NUM_THREADS", "2")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no phoning home (the machine has no network anyway)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def training_fingerprint(repo_root: Path) -> str:
+    """Hash of everything `rasa train` reads, so `make run` retrains only when designers changed something."""
+    h = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        root = repo_root / name
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for f in files:
+            if f.is_file():
+                h.update(str(f.relative_to(repo_root)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.models_dir / f"{MODEL_NAME}.tar.gz"
+
+
+def model_is_current(settings: Settings) -> bool:
+    fp = settings.models_dir / f"{MODEL_NAME}.fingerprint"
+    return (
+        model_path(settings).is_file()
+        and fp.is_file()
+        and fp.read_text().strip() == training_fingerprint(settings.repo_root)
+    )
+
+
+def train_command(settings: Settings) -> list[str]:
+    return [
+        str(rasa_bin(settings)), "train",
+        "--config", str(settings.repo_root / "config.yml"),
+        "--domain", str(settings.repo_root / "domain.yml"),
+        "--data", str(settings.repo_root / "data"),
+        "--out", str(settings.models_dir),
+        "--fixed-model-name", MODEL_NAME,
+    ]  # fmt: skip
+
+
+def record_trained(settings: Settings) -> None:
+    (settings.models_dir / f"{MODEL_NAME}.fingerprint").write_text(training_fingerprint(settings.repo_root))
+
+
+def tracker_store_config(settings: Settings) -> dict[str, Any]:
+    b = settings.backend("tracker_store")
+    if b.type == "sql":
+        url = b.get("url")
+        if not url:
+            return {"type": "SQL", "dialect": "sqlite", "db": str(settings.home / "rasa_trackers.db")}
+        # Rasa wants the URL split into parts; `url:` (not `host:`) for MySQL (see platform-facts).
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        conf: dict[str, Any] = {"type": "SQL", "dialect": u.drivername, "url": u.host, "db": u.database}
+        if u.port:
+            conf["port"] = u.port
+        if u.username:
+            conf["username"] = u.username
+        if u.password:
+            conf["password"] = u.password
+        return conf
+    if b.type == "redis":
+        return {"type": "redis", "url": b.get("host", "127.0.0.1"), "port": b.get("port", 6379),
+                "db": b.get("db", 0), "key_prefix": b.get("key_prefix", "csbot")}  # fmt: skip
+    return {"type": b.type, **dict(b.options)}
+
+
+def lock_store_config(settings: Settings) -> dict[str, Any]:
+    b = settings.backend("lock_store")
+    if b.type == "redis":
+        return {"type": "redis", "url": b.get("host", "127.0.0.1"), "port": b.get("port", 6379),
+                "db": b.get("db", 1), "key_prefix": b.get("key_prefix", "csbot")}  # fmt: skip
+    return {"type": b.type, **dict(b.options)}
+
+
+def render_endpoints(settings: Settings) -> Path:
+    """Write $CSBOT_HOME/endpoints.yml for the supervised Rasa server from the csbot settings."""
+    conf = {
+        "action_endpoint": {"url": f"{settings.services.url('actions')}/webhook"},
+        "tracker_store": tracker_store_config(settings),
+        "lock_store": lock_store_config(settings),
+    }
+    out = settings.path("endpoints.yml")
+    out.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
+    return out
+
+
+def server_command(settings: Settings, endpoints: Path) -> list[str]:
+    return [
+        str(rasa_bin(settings)), "run",
+        "--enable-api",
+        "--model", str(model_path(settings)),
+        "--endpoints", str(endpoints),
+        "--credentials", str(settings.repo_root / "credentials.yml"),
+        "--interface", settings.services.host,
+        "--port", str(settings.services.rasa_port),
+        "--cors", "*",
+    ]  # fmt: skip

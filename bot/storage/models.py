@@ -1,0 +1,244 @@
+"""SQLAlchemy models for the seed's tables (§5) plus the audit log.
+
+Every table carries ``tenant_id`` (seed §2.5.8 logical isolation); every query filters on it.
+Primary keys are Snowflake ids assigned by the application, never auto-increment, so rows can be
+written idempotently from the event stream. On MySQL/MariaDB ``cs_message`` is hash-partitioned on
+``session_id`` (16 partitions; the partition column is part of the primary key, as MySQL requires).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Millisecond-ordered events need sub-second timestamps on MySQL too (plain DATETIME drops them).
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+TinyInt = SmallInteger().with_variant(mysql.TINYINT(), "mysql", "mariadb")
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+Blob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: Timestamp}  # noqa: RUF012
+
+
+def tenant_col() -> Mapped[str]:
+    return mapped_column(String(64), nullable=False, default="default", server_default="default")
+
+
+class User(Base):
+    __tablename__ = "cs_user"
+    CUSTOMER, AGENT, ADMIN = 0, 1, 2
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    nick_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    avatar_url: Mapped[str | None] = mapped_column(String(255))
+    phone_mask: Mapped[str | None] = mapped_column(String(32))
+    user_type: Mapped[int] = mapped_column(TinyInt, nullable=False, comment="0=消费者 1=客服 2=管理员")
+    status: Mapped[int] = mapped_column(TinyInt, default=1, server_default="1", comment="1=正常 0=禁用")
+    # Channel identity of a customer (Rasa sender id) or login name of an agent.
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[str | None] = mapped_column(String(255), comment="comma-separated: agent,kb_admin,admin")
+    skills: Mapped[str | None] = mapped_column(String(255), comment="comma-separated skill groups")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        Index("idx_type_status", "user_type", "status"),
+        UniqueConstraint("tenant_id", "external_id", name="uq_user_external"),
+    )
+
+
+class Session(Base):
+    """One customer conversation window with the bot and/or agents."""
+
+    __tablename__ = "cs_session"
+    QUEUED, ACTIVE, CLOSED, WARNING, BOT = 0, 1, 2, 3, 4
+
+    session_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    customer_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    session_state: Mapped[int] = mapped_column(
+        TinyInt, default=0, server_default="0", comment="0=排队 1=进行中 2=已结束 3=提醒 4=机器人"
+    )
+    channel: Mapped[str | None] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(String(128), comment="Rasa sender id")
+    skill_group: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(TinyInt, default=3, server_default="3")
+    summary: Mapped[str | None] = mapped_column(Text)
+    last_msg_time: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("idx_customer_state", "customer_id", "session_state"),
+        Index("idx_tenant_state", "tenant_id", "session_state"),
+        Index("idx_conversation", "tenant_id", "conversation_id"),
+    )
+
+
+class Message(Base):
+    """Every message (customer, agent, bot). Partitioned by session on MySQL; written from the event stream."""
+
+    __tablename__ = "cs_message"
+    FROM_USER, FROM_AGENT, FROM_BOT = 0, 1, 2
+
+    msg_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    session_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    sender_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sender_role: Mapped[int | None] = mapped_column(TinyInt, comment="0=用户 1=客服 2=机器人")
+    msg_type: Mapped[int | None] = mapped_column(TinyInt, comment="0=text 1=image 2=order_card ...")
+    content: Mapped[str | None] = mapped_column(Text, comment="JSON 存储富文本")
+    at_list: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        Index("idx_session_time", "session_id", "created_at"),
+        {"mysql_partition_by": "HASH(session_id)", "mysql_partitions": "16"},
+    )
+
+
+class Faq(Base):
+    __tablename__ = "cs_faq"
+
+    faq_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    ext_id: Mapped[str] = mapped_column(String(128), nullable=False, comment="the importer's stable id")
+    question: Mapped[str] = mapped_column(String(255), nullable=False)
+    similar_questions: Mapped[Any | None] = mapped_column(JSON)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(64))
+    hit_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    enabled: Mapped[int] = mapped_column(TinyInt, default=1, server_default="1")
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "ext_id", name="uq_faq_ext"),
+        Index("idx_faq_tenant_category", "tenant_id", "category"),
+        # Seed §5.3; on MySQL/MariaDB only (other dialects get no index: keyword search is tantivy/ES).
+        Index("ft_question", "question", mysql_prefix="FULLTEXT").ddl_if(dialect=("mysql", "mariadb")),
+    )
+
+
+class Doc(Base):
+    __tablename__ = "cs_doc"
+
+    doc_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    title: Mapped[str | None] = mapped_column(String(255))
+    oss_url: Mapped[str | None] = mapped_column(String(512))
+    file_type: Mapped[str | None] = mapped_column(String(32))
+    version_no: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    is_active: Mapped[int] = mapped_column(TinyInt, default=1, server_default="1")
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        Index("idx_title", "title"),
+        Index("idx_doc_tenant_source", "tenant_id", "oss_url"),
+    )
+
+
+class DocEmbedding(Base):
+    """Section metadata; the vector itself lives in the vector store (``vector`` stays NULL by default)."""
+
+    __tablename__ = "cs_doc_embedding"
+
+    emb_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    doc_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    section_idx: Mapped[int | None] = mapped_column(Integer)
+    content_snippet: Mapped[str | None] = mapped_column(LongText)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(Blob)
+
+    __table_args__ = (Index("idx_doc_section", "doc_id", "section_idx"),)
+
+
+class Ticket(Base):
+    __tablename__ = "cs_ticket"
+    NEW, IN_PROGRESS, WAITING_CUSTOMER, RESOLVED, CLOSED = 0, 1, 2, 3, 4
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    session_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    category: Mapped[str | None] = mapped_column(String(64), comment="refund/logistics/complaint/tech")
+    title: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(TinyInt, default=3, server_default="3", comment="1=紧急 2=高 3=中 4=低")
+    status: Mapped[int] = mapped_column(
+        TinyInt, default=0, server_default="0", comment="0=新建 1=处理中 2=待客户 3=已解决 4=关闭"
+    )
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    sla_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    expired_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        Index("idx_status_priority", "status", "priority"),
+        Index("idx_customer", "customer_id"),
+        Index("idx_ticket_tenant_status", "tenant_id", "status"),
+    )
+
+
+class TicketComment(Base):
+    __tablename__ = "cs_ticket_comment"
+
+    comment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    ticket_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    commenter_id: Mapped[int | None] = mapped_column(BigInteger)
+    content: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (Index("idx_ticket_time", "ticket_id", "created_at"),)
+
+
+class AuditLog(Base):
+    """Who changed what (seed §2.5.8: KB admin operations are audited; also tickets, agents, config)."""
+
+    __tablename__ = "cs_audit_log"
+
+    audit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_role: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        Index("idx_audit_tenant_time", "tenant_id", "created_at"),
+        Index("idx_audit_target", "target_type", "target_id"),
+    )

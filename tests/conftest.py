@@ -1,0 +1,72 @@
+"""Shared fixtures: isolated CSBOT_HOMEs, the machine's real MariaDB and Redis, free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+MARIADB_ADMIN = dict(host="127.0.0.1", port=3306, user="root", password="")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    """A clean environment for a fresh CSBOT_HOME (no CSBOT_* leaking in from the developer's shell)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
+    base["CSBOT_HOME"] = str(home)
+    return base
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh database on the machine's MariaDB, dropped afterwards."""
+    import pymysql
+
+    name = f"csbot_test_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(**MARIADB_ADMIN)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def redis_db() -> Iterator[int]:
+    """A Redis logical database number on the machine's Redis, flushed before and after."""
+    import redis
+
+    db = 9
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    client.flushdb()
+    yield db
+    client.flushdb()
+    client.close()
