@@ -31,7 +31,13 @@ def _error(status: int, reason: str) -> JSONResponse:
 
 
 def create_app(seed: Path = SEED) -> Starlette:
-    orders: dict[str, dict[str, Any]] = {o["order_id"]: o for o in json.loads(seed.read_text(encoding="utf-8"))}
+    orders: dict[str, dict[str, Any]] = {}
+    today = dt.date.today()
+    for o in json.loads(seed.read_text(encoding="utf-8")):
+        # Dates are relative so the demo (and its after-sales windows) never goes stale.
+        day = today - dt.timedelta(days=int(o.pop("created_days_ago")))
+        o["created_at"] = f"{day:%Y-%m-%d} {o.pop('created_time')}"
+        orders[o["order_id"]] = o
 
     def lookup(order_id: str, customer_id: str) -> dict[str, Any] | JSONResponse:
         if not ORDER_ID_RE.match(order_id):

@@ -147,8 +147,14 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     rows = []
     for name, info in (data or {}).get("services", {}).items():
         healthy = running and http_ok(info["health_url"], timeout=1.0)
-        rows.append({"name": name, "state": info["state"] if running else "stopped", "healthy": healthy,
-                     "pid": info["pid"] if running else None, "restarts": info["restarts"], "last_exit": info["last_exit"]})  # fmt: skip
+        rows.append({
+            "name": name,
+            "state": info["state"] if running else "stopped",
+            "healthy": healthy,
+            "pid": info["pid"] if running else None,
+            "restarts": info["restarts"],
+            "last_exit": info["last_exit"],
+        })
     if as_json:
         console.print_json(json.dumps({"running": running, "home": str(s.home), "services": rows}))
     else:

@@ -1,0 +1,89 @@
+"""Conversations over the REST channel against the real Rasa server, action server and demo order API."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from ..platform import Platform
+
+pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+
+
+def sender(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_greeting(platform: Platform) -> None:
+    reply = platform.text(sender(), "在吗 亲")
+    assert "帮您" in reply
+
+
+def test_order_lookup_with_entity_in_message(platform: Platform) -> None:
+    # u1001 owns 250212075519846031 in the demo shop; "customer_id" comes from channel metadata
+    replies = platform.say(sender(), "帮我看下订单250212075519846031发货没", metadata={"customer_id": "u1001"})
+    text = replies[0]["text"]
+    assert "250212075519846031" in text and "已发货" in text and "京东物流" in text
+
+
+def test_order_number_asked_for_then_given(platform: Platform) -> None:
+    s = sender()
+    assert "订单号" in platform.text(s, "我的快递到哪了")
+    reply = platform.text(s, "250316084512367890")
+    assert "顺丰" in reply and "SF1402837746512" in reply
+
+
+def test_order_errors_are_polite(platform: Platform) -> None:
+    s = sender()
+    other = platform.say(s, "查下订单250507120033581946", metadata={"customer_id": "u1001"})[0]["text"]
+    assert "不在您当前登录的账号下" in other  # u1002's order
+    assert "没有查到" in platform.text(s, "订单259999999999999999怎么还没发货")
+    assert "不太对" in platform.text(s, "订单号2503160845123")
+
+
+def test_return_form_with_a_correction(platform: Platform) -> None:
+    s = sender()
+    assert "订单号" in platform.text(s, "我要退货")
+    ask_reason = platform.say(s, "250316084512367890")[0]
+    assert "250316084512367890" in ask_reason["text"] and ask_reason.get("buttons")
+    corrected = platform.text(s, "不对不对 订单号是250128112240093318")
+    assert "250128112240093318" in corrected and "原因" in corrected
+    done = platform.text(s, "质量问题")
+    assert "退货申请已提交" in done and "250128112240093318" in done and "质量问题" in done
+
+
+def test_cancel_unshipped_and_refuse_shipped(platform: Platform) -> None:
+    s = sender()
+    assert "已为您取消订单" in platform.text(s, "帮我取消订单250401193325014476")
+    assert "已经发货" in platform.text(sender(), "取消订单250316084512367890")
+
+
+def test_out_of_scope(platform: Platform) -> None:
+    assert "回答不了" in platform.text(sender(), "今天杭州天气怎么样")
+
+
+def test_handoff_request_is_acknowledged(platform: Platform) -> None:
+    assert "人工客服" in platform.text(sender(), "转人工")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "😂😂😂", "退\x00款\x07\x1b[31m", "我要退款" * 2500, "<script>alert(1)</script>", "/restart"],
+)
+def test_bad_messages_get_a_reply_or_4xx_and_server_keeps_serving(platform: Platform, message: str) -> None:
+    r = httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", json={"sender": sender(), "message": message},
+                   timeout=60)  # fmt: skip
+    assert r.status_code == 200
+    replies = r.json()
+    assert replies and all(m.get("text") for m in replies)  # always a reply, never silence
+    assert "帮您" in platform.text(sender(), "你好")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"message": 5}', b"\xff\xfe"])
+def test_invalid_json_is_rejected_and_server_keeps_serving(platform: Platform, body: bytes) -> None:
+    r = httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", content=body,
+                   headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+    assert r.status_code == 400 and r.json()["error"]
+    assert "帮您" in platform.text(sender(), "你好")

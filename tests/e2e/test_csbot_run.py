@@ -1,0 +1,66 @@
+"""`csbot run` on the embedded defaults: up, answering, self-healing, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REPO
+from ..platform import CSBOT, assert_all_gone, start_platform
+
+pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+
+
+def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: Path) -> None:
+    p = start_platform(tmp_path)
+    try:
+        assert "小满" in p.text("run-1", "你好")
+        status = subprocess.run([CSBOT, "status", "--json"], env=p.env, cwd=REPO, capture_output=True, text=True)
+        assert status.returncode == 0, status.stdout + status.stderr
+        info = json.loads(status.stdout)
+        assert info["running"] and {s["name"] for s in info["services"]} == {"orders", "actions", "handoff", "rasa"}
+        assert all(s["healthy"] for s in info["services"])
+
+        # kill the action server: the supervisor must notice, restart it and say so in `csbot status`
+        actions_pid = p.status()["services"]["actions"]["pid"]
+        os.killpg(actions_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = p.status()["services"]["actions"]
+            if st["restarts"] >= 1 and st["state"] == "ready":
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"action server not restarted: {p.status()}")
+        status = subprocess.run([CSBOT, "status"], env=p.env, cwd=REPO, capture_output=True, text=True)
+        assert "actions" in status.stdout and "│ 1 " in status.stdout.split("actions", 1)[1].splitlines()[0]
+        assert "订单" in p.text("run-1", "查下订单250316084512367890")  # actions work again
+
+        pids = p.child_pids()
+    finally:
+        code = p.stop()
+    assert code == 0
+    assert_all_gone(pids)
+    assert json.loads((p.home / "run" / "status.json").read_text())["stopped"] is True
+
+
+def test_second_run_in_same_home_and_port_clash_are_refused(tmp_path: Path) -> None:
+    p = start_platform(tmp_path)
+    try:
+        again = subprocess.run([CSBOT, "run", "--no-setup"], env=p.env, cwd=REPO, capture_output=True, text=True,
+                               timeout=60)  # fmt: skip
+        assert again.returncode == 1
+        assert "already running" in again.stderr
+        other = dict(p.env, CSBOT_HOME=str(tmp_path / "other"))
+        clash = subprocess.run([CSBOT, "run", "--no-setup"], env=other, cwd=REPO, capture_output=True, text=True,
+                               timeout=60)  # fmt: skip
+        assert clash.returncode == 1
+        assert "already in use" in clash.stderr and "Traceback" not in clash.stderr
+    finally:
+        p.stop()
