@@ -1,1 +1,9 @@
-"""Rasa custom input channels (run inside the Rasa 3.10 runtime: keep them on rasa's own dependencies)."""
+"""Rasa custom input channels (run inside the Rasa 3.10 runtime: keep them on rasa's own dependencies).
+
+Importing this package (Rasa does, for the channels in credentials.yml) also applies the measured Rasa
+hot-path fixes in ``rasa_patches``.
+"""
+
+from channels import rasa_patches
+
+rasa_patches.apply()

@@ -1,0 +1,67 @@
+"""Measured fixes for Rasa 3.6 hot paths, applied when the Rasa server imports our channels.
+
+Rasa 3.6 validates every action-server response with ``jsonschema.validate(result, schema)``, which
+re-validates the *schema itself* against the Draft 2020-12 meta-schema on every call: 14.5 ms of a
+~32 ms action turn on this machine (py-spy), versus 0.4 ms with a validator built once. The patch keeps
+the exact validation (same schema, same error message) and only caches the compiled validator.
+
+The embedded SQLite tracker store commits twice per message with SQLite's default rollback journal and
+full fsync: ~24% of a turn. WAL with synchronous=NORMAL keeps every committed turn across a process
+crash (only an OS crash can lose the last commits) and is what the csbot database itself uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    try:
+        from jsonschema import ValidationError
+        from jsonschema.validators import validator_for
+        from rasa.core.actions.action import RemoteAction
+        from rasa.shared.constants import DOCS_BASE_URL
+    except ImportError:  # not inside the Rasa runtime (e.g. the 3.11 test environment)
+        return
+
+    @functools.lru_cache(maxsize=1)
+    def validator() -> Any:
+        spec = RemoteAction.action_response_format_spec()
+        cls = validator_for(spec)
+        cls.check_schema(spec)  # once, instead of once per action call
+        return cls(spec)
+
+    def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator().validate(result)
+            return True
+        except ValidationError as e:
+            e.message += (
+                ". Failed to validate Action server response from API, make sure your response from the Action "
+                f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+            )
+            raise e
+
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    _sqlite_wal()
+    _applied = True
+
+
+def _sqlite_wal() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        if type(dbapi_conn).__module__.startswith("sqlite3"):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
