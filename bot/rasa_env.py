@@ -79,10 +79,66 @@ def record_trained(settings: Settings) -> None:
     (settings.models_dir / f"{MODEL_NAME}.fingerprint").write_text(training_fingerprint(settings.repo_root))
 
 
+def tracker_store_url(settings: Settings) -> str | None:
+    """The SQL tracker store URL: `tracker_store.url`, else the csbot database when that is a server."""
+    b = settings.backend("tracker_store")
+    if b.type != "sql":
+        return None
+    url = b.get("url")
+    if not url and not settings.database_url.startswith("sqlite"):
+        url = settings.database_url
+    return str(url) if url else None
+
+
+def prepare_tracker_store(settings: Settings) -> None:
+    """Create Rasa's `events` table before Rasa does, with a DOUBLE timestamp.
+
+    Rasa 3.6 declares `events.timestamp` as Float, which MySQL/MariaDB create as 4-byte FLOAT (~2 minutes of
+    resolution at today's epoch): session expiry and event order break. An existing FLOAT column is altered.
+    """
+    url = tracker_store_url(settings)
+    if not url:
+        return
+    from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text, create_engine, text
+    from sqlalchemy.dialects import mysql
+
+    engine = create_engine(url)
+    try:
+        if engine.dialect.name not in ("mysql", "mariadb"):
+            return
+        md = MetaData()
+        Table(
+            "events", md,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("sender_id", String(255), nullable=False, index=True),
+            Column("type_name", String(255), nullable=False),
+            Column("timestamp", Double),
+            Column("intent_name", String(255)),
+            Column("action_name", String(255)),
+            Column("data", Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")),
+        )  # fmt: skip
+        md.create_all(engine)
+        with engine.begin() as conn:
+            kind = conn.execute(text(
+                "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                "AND TABLE_NAME = 'events' AND COLUMN_NAME = 'timestamp'"
+            )).scalar()  # fmt: skip
+            if kind and kind.lower() == "float":
+                conn.execute(text("ALTER TABLE events MODIFY `timestamp` DOUBLE"))
+            version = str(conn.execute(text("SELECT VERSION()")).scalar()).lower()
+            if "mariadb" in version:
+                # Rasa's SQLAlchemy 1.4 takes ids from the sequence `events_seq` on MariaDB; it is created with the
+                # table only when Rasa creates the table itself. Without it Rasa silently falls back to memory.
+                start = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM events")).scalar() or 1)
+                conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS events_seq START WITH {start}"))
+    finally:
+        engine.dispose()
+
+
 def tracker_store_config(settings: Settings) -> dict[str, Any]:
     b = settings.backend("tracker_store")
     if b.type == "sql":
-        url = b.get("url")
+        url = tracker_store_url(settings)
         if not url:
             return {"type": "SQL", "dialect": "sqlite", "db": str(settings.home / "rasa_trackers.db")}
         # Rasa wants the URL split into parts; `url:` (not `host:`) for MySQL (see platform-facts).
@@ -90,6 +146,8 @@ def tracker_store_config(settings: Settings) -> dict[str, Any]:
 
         u = make_url(url)
         conf: dict[str, Any] = {"type": "SQL", "dialect": u.drivername, "url": u.host, "db": u.database}
+        if u.query:
+            conf["query"] = dict(u.query)
         if u.port:
             conf["port"] = u.port
         if u.username:
@@ -98,16 +156,33 @@ def tracker_store_config(settings: Settings) -> dict[str, Any]:
             conf["password"] = u.password
         return conf
     if b.type == "redis":
-        return {"type": "redis", "url": b.get("host", "127.0.0.1"), "port": b.get("port", 6379),
-                "db": b.get("db", 0), "key_prefix": b.get("key_prefix", "csbot")}  # fmt: skip
+        return {"type": "redis", **_redis_options(b.options, default_db=0)}
     return {"type": b.type, **dict(b.options)}
+
+
+def _redis_options(options: Any, default_db: int) -> dict[str, Any]:
+    """Rasa's Redis stores take host/port/db separately; csbot also accepts `url: redis://host:port/db`."""
+    out: dict[str, Any] = {"url": "127.0.0.1", "port": 6379, "db": default_db, "key_prefix": "csbot"}
+    url = options.get("url")
+    if url and "://" in str(url):
+        from urllib.parse import urlparse
+
+        u = urlparse(str(url))
+        out.update(url=u.hostname or "127.0.0.1", port=u.port or 6379)
+        if u.path.strip("/").isdigit():
+            out["db"] = int(u.path.strip("/"))
+        if u.password:
+            out["password"] = u.password
+    for key in ("host", "port", "db", "password", "key_prefix", "record_exp"):
+        if options.get(key) is not None:
+            out["url" if key == "host" else key] = options[key]
+    return out
 
 
 def lock_store_config(settings: Settings) -> dict[str, Any]:
     b = settings.backend("lock_store")
     if b.type == "redis":
-        return {"type": "redis", "url": b.get("host", "127.0.0.1"), "port": b.get("port", 6379),
-                "db": b.get("db", 1), "key_prefix": b.get("key_prefix", "csbot")}  # fmt: skip
+        return {"type": "redis", **_redis_options(b.options, default_db=1)}
     return {"type": b.type, **dict(b.options)}
 
 

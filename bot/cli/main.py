@@ -92,7 +92,10 @@ def train(force: bool = typer.Option(False, "--force", help="Retrain even if not
 @app.command()
 def setup() -> None:
     """Everything `run` needs that is missing: database schema and a current model."""
+    from bot.rasa_env import prepare_tracker_store
+
     db_upgrade("head")
+    prepare_tracker_store(settings())
     _train(settings(), force=False)
 
 
@@ -109,6 +112,10 @@ def run(no_setup: bool = typer.Option(False, "--no-setup", help="Skip migrations
         raise CsbotError(f"csbot is already running in {s.home} (pid {previous['supervisor_pid']})")
     if not no_setup:
         setup()
+    else:
+        from bot.rasa_env import prepare_tracker_store
+
+        prepare_tracker_store(s)
     sup = Supervisor(platform_specs(s), run_dir=s.run_dir, log_dir=s.home / "logs",
                      host=s.services.host, say=console.print)  # fmt: skip
     sup.check_ports()

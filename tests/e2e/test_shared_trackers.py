@@ -1,0 +1,106 @@
+"""Two Rasa instances sharing a tracker store (real MariaDB or Redis) and a Redis lock store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.cli.supervisor import http_ok
+from bot.rasa_env import model_path, rasa_bin
+from bot.settings import load_settings
+
+from ..conftest import REPO, free_port
+from ..platform import Platform, start_platform
+
+pytestmark = [pytest.mark.rasa, pytest.mark.slow, pytest.mark.mariadb, pytest.mark.redis]
+
+
+GREETINGS = ["你好", "在吗", "hello", "亲在吗", "有人吗", "您好", "在不在", "hi", "哈喽", "客服在吗"]
+
+
+def second_rasa(p: Platform, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Another Rasa server with the same model and the endpoints file `csbot run` rendered for the first."""
+    s = load_settings(p.env)
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(rasa_bin(s)), "run", "--enable-api", "--model", str(model_path(s)), "--endpoints", str(p.home / "endpoints.yml"),
+         "--credentials", str(REPO / "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"],
+        env={**p.env, "PYTHONPATH": str(REPO), "RASA_TELEMETRY_ENABLED": "false"}, cwd=REPO,
+        stdout=(tmp / "rasa-b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while not http_ok(url + "/"):
+        assert proc.poll() is None and time.monotonic() < deadline, (tmp / "rasa-b.log").read_text()[-2000:]
+        time.sleep(0.3)
+    return proc, url
+
+
+def say(url: str, sender: str, message: str) -> str:
+    r = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
+    r.raise_for_status()
+    return "\n".join(m.get("text", "") for m in r.json())
+
+
+@pytest.mark.parametrize("store", ["sql", "redis"])
+def test_one_conversation_across_two_instances(store: str, mariadb_url: str, redis_db: int, tmp_path: Path) -> None:
+    extra = {"CSBOT_LOCK_STORE__TYPE": "redis", "CSBOT_LOCK_STORE__URL": f"redis://127.0.0.1:6379/{redis_db}",
+             "CSBOT_LOCK_STORE__KEY_PREFIX": f"t{uuid.uuid4().hex[:6]}"}  # fmt: skip
+    if store == "sql":
+        extra.update({"CSBOT_TRACKER_STORE__TYPE": "sql", "CSBOT_TRACKER_STORE__URL": mariadb_url})
+    else:
+        extra.update({"CSBOT_TRACKER_STORE__TYPE": "redis", "CSBOT_TRACKER_STORE__URL": f"redis://127.0.0.1:6379/{redis_db}",
+                      "CSBOT_TRACKER_STORE__KEY_PREFIX": f"tr{uuid.uuid4().hex[:6]}"})  # fmt: skip
+    a = start_platform(tmp_path, extra_env=extra)
+    b_proc, b_url = second_rasa(a, tmp_path)
+    try:
+        s = f"shared-{uuid.uuid4().hex[:8]}"
+        # a form started on A continues on B and is submitted on A: the state lives in the shared store
+        assert "订单号" in say(a.rasa_url, s, "我要退货")
+        assert "退货的原因" in say(b_url, s, "250128112240093318")
+        assert "退货申请已提交" in say(a.rasa_url, s, "尺码不合适")
+
+        # concurrent messages of one conversation on both instances: the Redis lock serialises them, none lost
+        async def burst() -> list[str]:
+            async with httpx.AsyncClient(timeout=60) as c:
+                urls = [f"{(a.rasa_url, b_url)[i % 2]}/webhooks/rest/webhook" for i in range(10)]
+                rs = await asyncio.gather(
+                    *[c.post(u, json={"sender": s + "-c", "message": m}) for u, m in zip(urls, GREETINGS, strict=True)]
+                )
+                assert all(r.status_code == 200 for r in rs), [(r.status_code, r.text[:200]) for r in rs]
+                return [r.json()[0]["text"] for r in rs]
+
+        replies = asyncio.run(burst())
+        assert len(replies) == 10 and all("帮您" in t for t in replies)
+        tracker = httpx.get(f"{b_url}/conversations/{s}-c/tracker").json()
+        users = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+        assert sorted(users) == sorted(GREETINGS)
+        stamps = [e["timestamp"] for e in tracker["events"]]
+        assert stamps == sorted(stamps)
+
+        if store == "sql":
+            engine = create_engine(mariadb_url)
+            with engine.connect() as conn:
+                kind = conn.execute(text(
+                    "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = 'events' AND COLUMN_NAME = 'timestamp'"
+                )).scalar()  # fmt: skip
+                ts = [r[0] for r in conn.execute(text("SELECT timestamp FROM events WHERE sender_id = :s ORDER BY id"),
+                                                 {"s": s + "-c"})]  # fmt: skip
+            engine.dispose()
+            assert kind == "double"
+            # sub-second precision survives (a 4-byte FLOAT would collapse these to a few distinct values)
+            assert len(set(ts)) > len(ts) // 2
+    finally:
+        os.killpg(b_proc.pid, signal.SIGTERM)
+        b_proc.wait(timeout=30)
+        a.stop()
