@@ -33,7 +33,8 @@ def second_rasa(p: Platform, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
         [str(rasa_bin(s)), "run", "--enable-api", "--model", str(model_path(s)),
-         "--endpoints", str(p.home / "endpoints.yml"), "--credentials", str(REPO / "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"],
+         "--endpoints", str(p.home / "endpoints.yml"), "--credentials", str(REPO / "credentials.yml"),
+         "--port", str(port), "-i", "127.0.0.1"],
         env={**p.env, "PYTHONPATH": str(REPO), "RASA_TELEMETRY_ENABLED": "false"}, cwd=REPO,
         stdout=(tmp / "rasa-b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
