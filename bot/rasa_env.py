@@ -16,6 +16,7 @@ import yaml
 from bot.settings import Settings
 
 MODEL_NAME = "csbot"
+WINDOWED_SQL_STORE = "channels.tracker_store.WindowedSQLTrackerStore"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 
@@ -138,14 +139,16 @@ def prepare_tracker_store(settings: Settings) -> None:
 def tracker_store_config(settings: Settings) -> dict[str, Any]:
     b = settings.backend("tracker_store")
     if b.type == "sql":
+        # Our windowed subclass of Rasa's SQL store: constant work per message in long chats (channels/).
+        windowed = {"type": WINDOWED_SQL_STORE, "window_turns": int(b.get("window_turns", 20))}
         url = tracker_store_url(settings)
         if not url:
-            return {"type": "SQL", "dialect": "sqlite", "db": str(settings.home / "rasa_trackers.db")}
+            return {**windowed, "dialect": "sqlite", "db": str(settings.home / "rasa_trackers.db")}
         # Rasa wants the URL split into parts; `url:` (not `host:`) for MySQL (see platform-facts).
         from sqlalchemy.engine import make_url
 
         u = make_url(url)
-        conf: dict[str, Any] = {"type": "SQL", "dialect": u.drivername, "url": u.host, "db": u.database}
+        conf: dict[str, Any] = {**windowed, "dialect": u.drivername, "url": u.host, "db": u.database}
         if u.query:
             conf["query"] = dict(u.query)
         if u.port:
