@@ -29,7 +29,7 @@ import psutil
 import yaml
 
 from bot.cli.supervisor import ServiceSpec, Supervisor, http_ok
-from bot.rasa_env import child_env, rasa_bin
+from bot.rasa_env import WINDOWED_SQL_STORE, child_env, rasa_bin
 from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -196,7 +196,8 @@ def main() -> None:
             endpoints = home / f"endpoints-{name}.yml"
             endpoints.write_text(yaml.safe_dump({
                 "action_endpoint": {"url": f"http://127.0.0.1:{ports['actions']}/webhook"},
-                "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(db)},
+                # the same store `csbot run` configures by default (windowed SQL on SQLite)
+                "tracker_store": {"type": WINDOWED_SQL_STORE, "window_turns": 20, "dialect": "sqlite", "db": str(db)},
             }))  # fmt: skip
             port = free_port()
             proc, cold = start_rasa(model, endpoints, port, env, home / "logs" / f"rasa-{name}.log")

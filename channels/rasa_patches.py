@@ -61,7 +61,7 @@ def _sqlite_wal() -> None:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         if type(dbapi_conn).__module__.startswith("sqlite3"):
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA journal_mode=WAL")  # persistent in the file; cheap once it is set
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()

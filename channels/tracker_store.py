@@ -38,6 +38,17 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, window_turns: int = 20, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.window_turns = max(2, int(window_turns))
+        if self.engine.dialect.name == "sqlite":
+            # Rasa opens a new SQLite connection per query (NullPool); each close checkpoints the WAL. Keep a
+            # small pool instead: the event loop is one thread, so one connection is enough.
+            import sqlalchemy as sa
+            from sqlalchemy.pool import QueuePool
+
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=4,
+                                           connect_args={"check_same_thread": False})  # fmt: skip
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
@@ -51,17 +62,23 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 .all()
             )
             if len(user_ids) < self.window_turns or not self.domain:
-                return await super().retrieve(sender_id)  # short conversation: nothing to trim
+                return await self._retrieve_whole(sender_id)  # short conversation: nothing to trim
             boundary = user_ids[-1][0]
             first_window_row = query.filter(self.SQLEvent.id >= boundary).first()
             if first_window_row is None:  # no event at or after the boundary: nothing to trim
-                return await super().retrieve(sender_id)
+                return await self._retrieve_whole(sender_id)
             state_rows = query.filter(self.SQLEvent.id < boundary, self.SQLEvent.type_name.in_(STATE_EVENTS)).all()
             window = [json.loads(r.data) for r in query.filter(self.SQLEvent.id >= boundary).all()]
 
         prefix = self._state_snapshot([json.loads(r.data) for r in state_rows], first_window_row.timestamp)
         tracker = DialogueStateTracker.from_dict(sender_id, prefix + window, self.domain.slots)
         setattr(tracker, WINDOW_ATTR, (len(prefix), len(window)))
+        return tracker
+
+    async def _retrieve_whole(self, sender_id: str) -> DialogueStateTracker | None:
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:  # every loaded event is stored: saving needs no COUNT query
+            setattr(tracker, WINDOW_ATTR, (0, len(tracker.events)))
         return tracker
 
     def _state_snapshot(self, state_events: list[dict[str, Any]], timestamp: float) -> list[dict[str, Any]]:
