@@ -34,7 +34,7 @@ from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = ["config.yml", "bench/configs/diet_rules.yml", "bench/configs/default_diet_ted.yml"]
-TEST_FILES = ["data/test/test_nlu.yml", "data/test/test_nlu_hard.yml"]
+TEST_FILES = ["tests/nlu/test_nlu.yml", "tests/nlu/test_nlu_hard.yml"]
 
 # A short conversation: greeting, two order lookups (action turns), a policy question (action turn), goodbye.
 SHORT = ["你好", "订单250316084512367890到哪了", "谢谢", "250401193325014476 发货了吗", "支持花呗吗", "好的", "拜拜"]
@@ -80,9 +80,15 @@ def train(config: str, home: Path, env: dict[str, str]) -> tuple[Path, float | N
 
 
 def nlu_accuracy(model: Path, test_file: str, env: dict[str, str], out: Path) -> dict[str, float]:
+    """Intent accuracy on the test messages that do not occur in the training data."""
+    from bot.nlu_data import write_unseen
+
     shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    unseen = out / "unseen.yml"
+    write_unseen(REPO / test_file, REPO / "data", unseen)
     subprocess.run(
-        [str(rasa_bin(load_settings())), "test", "nlu", "--nlu", test_file, "--model", str(model), "--out", str(out)],
+        [str(rasa_bin(load_settings())), "test", "nlu", "--nlu", str(unseen), "--model", str(model), "--out", str(out)],
         cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     report = json.loads((out / "intent_report.json").read_text())
