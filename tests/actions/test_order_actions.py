@@ -1,0 +1,75 @@
+"""Order actions run through rasa-sdk objects, against the demo shop and against a shop that is down."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import order_actions
+from actions.order_actions import ActionHandleOrder
+from actions.orders.client import HttpOrderService
+
+from ..conftest import free_port
+
+
+def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
+            slots: dict[str, Any] | None = None, sender: str = "u1001") -> Tracker:  # fmt: skip
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    return Tracker(sender, slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+def run_action(t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    d = CollectingDispatcher()
+    events = asyncio.run(ActionHandleOrder().run(d, t, {}))
+    return d.messages, events
+
+
+def oid(value: str) -> list[dict[str, Any]]:
+    return [{"entity": "order_id", "value": value}]
+
+
+@pytest.fixture
+def shop(monkeypatch: pytest.MonkeyPatch, demo_shop: str) -> None:
+    monkeypatch.setattr(order_actions, "order_service", lambda: HttpOrderService(demo_shop))
+
+
+def test_asks_for_the_order_number_and_remembers_the_task(shop: None) -> None:
+    msgs, events = run_action(tracker("快递到哪了", "logistics"))
+    assert msgs[0]["response"] == "utter_ask_order_id"
+    assert {"event": "slot", "name": "order_task", "value": "logistics", "timestamp": None} in events
+
+
+def test_logistics_reply_has_latest_tracking(shop: None) -> None:
+    t = tracker("250316084512367890", "inform", oid("250316084512367890"), {"order_task": "logistics"})
+    msgs, _ = run_action(t)
+    assert "顺丰" in msgs[0]["text"] and "王师傅" in msgs[0]["text"]
+
+
+def test_wrong_length_number_gets_a_format_hint(shop: None) -> None:
+    msgs, _ = run_action(tracker("订单号2503160845123", "inform", slots={"order_task": "order_status"}))
+    assert "18 位数字" in msgs[0]["text"]
+
+
+def test_other_customers_order_is_not_shown(shop: None) -> None:
+    msgs, events = run_action(tracker("查订单250507120033581946", "order_status", oid("250507120033581946")))
+    assert "不在您当前登录的账号下" in msgs[0]["text"] and "实木" not in msgs[0]["text"]
+    assert {"event": "slot", "name": "order_id", "value": None, "timestamp": None} in events
+
+
+def test_customer_id_from_channel_metadata(shop: None) -> None:
+    t = tracker("查订单250507120033581946", "order_status", oid("250507120033581946"), sender="web-abc")
+    t.latest_message["metadata"] = {"customer_id": "u1002"}
+    msgs, _ = run_action(t)
+    assert "实木小边几" in msgs[0]["text"]
+
+
+def test_shop_down_gets_a_polite_reply_and_keeps_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = HttpOrderService(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    monkeypatch.setattr(order_actions, "order_service", lambda: dead)
+    msgs, events = run_action(tracker("订单250316084512367890到哪了", "logistics", oid("250316084512367890")))
+    assert "订单系统暂时有点忙" in msgs[0]["text"]
+    assert {"event": "slot", "name": "order_task", "value": "logistics", "timestamp": None} in events
