@@ -21,6 +21,7 @@ bench: setup
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 	$(VENV)/bin/csbot setup
+	$(VENV)/bin/csbot kb seed
 
 # Python 3.11: actions, knowledge, handoff, CLI — current libraries, locked.
 $(VENV)/.installed: requirements/app.lock pyproject.toml

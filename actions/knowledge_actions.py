@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from typing import Any
@@ -12,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import settings, tenant_id
+from knowledge.client import KnowledgeClient
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +22,8 @@ OFFER_HUMAN_BUTTONS = [
 
 
 @functools.cache
-def knowledge_service() -> Any:
-    from knowledge.service import KnowledgeService  # heavy (embedding model): load once, on first use
-
-    return KnowledgeService.from_settings(settings())
+def knowledge_client() -> KnowledgeClient:
+    return KnowledgeClient.from_settings(settings())
 
 
 def format_answer(text: str, citations: list[Any]) -> str:
@@ -49,9 +47,8 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(response="utter_empty_message")
             return []
         try:
-            svc = knowledge_service()
-            answer = await asyncio.to_thread(svc.answer, question, tenant_id(tracker), tracker.sender_id)
-        except Exception:  # a broken KB must not silence the bot
+            answer = await knowledge_client().answer(question, tenant_id(tracker), tracker.sender_id)
+        except Exception:  # a KB that is down or broken must not silence the bot
             log.exception("knowledge service failed")
             answer = None
         if answer is None or answer.abstained:

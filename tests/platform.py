@@ -66,13 +66,14 @@ def start_platform(tmp: Path, extra_env: dict[str, str] | None = None, timeout: 
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copytree(trained_models_dir(), home / "models", dirs_exist_ok=True)
-    ports = {name: free_port() for name in ("rasa", "actions", "handoff", "orders")}
+    ports = {name: free_port() for name in ("rasa", "actions", "handoff", "orders", "knowledge")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
     env["CSBOT_HOME"] = str(home)
     for name, port in ports.items():
         env[f"CSBOT_SERVICES__{name.upper()}_PORT"] = str(port)
     env.update(extra_env or {})
     subprocess.run([CSBOT, "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
+    subprocess.run([CSBOT, "kb", "seed"], env=env, cwd=REPO, check=True, capture_output=True)
     log = (tmp / "csbot-run.log").open("wb")
     proc = subprocess.Popen([CSBOT, "run", "--no-setup"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip

@@ -135,7 +135,7 @@ def run(no_setup: bool = typer.Option(False, "--no-setup", help="Skip migrations
                 "Ctrl-C stops everything."
             )
             sup.run_forever()
-        else:
+        elif not sup.stopping:  # Ctrl-C during start-up is a normal stop, not a failure
             raise CsbotError("platform failed to start; logs are in " + str(s.home / "logs"))
     finally:
         console.print("stopping…")

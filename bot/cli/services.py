@@ -20,6 +20,10 @@ def platform_specs(settings: Settings) -> list[ServiceSpec]:
         ))  # fmt: skip
     specs += [
         ServiceSpec(
+            name="knowledge", argv=[py, "-m", "knowledge"], port=svc.knowledge_port,
+            health_url=f"{svc.url('knowledge')}/health", env=env, cwd=root, start_timeout=60,
+        ),
+        ServiceSpec(
             name="actions",
             argv=[py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(svc.actions_port)],
             port=svc.actions_port, health_url=f"{svc.url('actions')}/health", env=env, cwd=root,

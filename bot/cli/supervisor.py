@@ -189,6 +189,10 @@ class Supervisor:
     def request_stop(self, *_: Any) -> None:
         self._stopping = True
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     @staticmethod
     def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -64,6 +64,18 @@ def test_out_of_scope(platform: Platform) -> None:
     assert "回答不了" in platform.text(sender(), "今天杭州天气怎么样")
 
 
+def test_policy_question_is_answered_from_the_knowledge_base_with_a_source(platform: Platform) -> None:
+    reply = platform.say(sender(), "支持花呗分期付款吗")[0]["text"]
+    assert "花呗" in reply and "参考" in reply
+
+
+def test_unknown_question_offers_a_human_and_yes_hands_off(platform: Platform) -> None:
+    s = sender()
+    first = platform.say(s, "你们支持数字人民币付款吗")[0]
+    assert "转人工" in first["text"] or any("人工" in b["title"] for b in first.get("buttons") or [])
+    assert "人工客服" in platform.text(s, "/affirm")
+
+
 def test_handoff_request_is_acknowledged(platform: Platform) -> None:
     assert "人工客服" in platform.text(sender(), "转人工")
 

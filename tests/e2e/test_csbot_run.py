@@ -24,7 +24,8 @@ def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: P
         status = subprocess.run([CSBOT, "status", "--json"], env=p.env, cwd=REPO, capture_output=True, text=True)
         assert status.returncode == 0, status.stdout + status.stderr
         info = json.loads(status.stdout)
-        assert info["running"] and {s["name"] for s in info["services"]} == {"orders", "actions", "handoff", "rasa"}
+        assert info["running"]
+        assert {s["name"] for s in info["services"]} == {"orders", "knowledge", "actions", "handoff", "rasa"}
         assert all(s["healthy"] for s in info["services"])
 
         # kill the action server: the supervisor must notice, restart it and say so in `csbot status`
@@ -41,6 +42,12 @@ def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: P
         status = subprocess.run([CSBOT, "status"], env=p.env, cwd=REPO, capture_output=True, text=True)
         assert "actions" in status.stdout and "│ 1 " in status.stdout.split("actions", 1)[1].splitlines()[0]
         assert "订单" in p.text("run-1", "查下订单250316084512367890")  # actions work again
+
+        # terminal chat, driven through stdin like a person typing
+        chat = subprocess.run([CSBOT, "chat", "--sender", "u1001"], env=p.env, cwd=REPO, capture_output=True,
+                              text=True, input="订单250212075519846031发货了吗\n/quit\n", timeout=60)  # fmt: skip
+        assert chat.returncode == 0, chat.stderr
+        assert "京东物流" in chat.stdout
 
         pids = p.child_pids()
     finally:

@@ -1,0 +1,1 @@
+"""Knowledge service: FAQ and document knowledge base, hybrid retrieval, grounded answers (seed §2.5)."""

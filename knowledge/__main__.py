@@ -1,0 +1,3 @@
+from knowledge.server import main
+
+main()

@@ -1,0 +1,231 @@
+"""Knowledge admin HTTP API (seed §2.5.8: ROLE_KB_ADMIN, every change audited).
+
+``create_app(settings)`` returns a Starlette app; the handoff service mounts it under ``/api/kb``.
+Every request needs ``Authorization: Bearer <jwt>`` (401 without/invalid) with role ``kb_admin`` or
+``admin`` (403 otherwise); the tenant comes from the token, never from the request.
+
+Routes: ``GET/POST /faqs``, ``GET/PUT/DELETE /faqs/{id}``, ``GET /documents``,
+``PUT/DELETE /documents/{filename}`` (the file is the raw request body), ``POST /rebuild``,
+``POST /switch``, ``POST /rollback``, ``GET /status``, ``GET /lowconf``, ``POST /ask``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.errors import Conflict, CsbotError, InvalidInput, NotFound
+from bot.security import AuthError, PermissionDenied, Principal, bearer_token, verify_token
+from bot.settings import Settings
+from bot.storage.models import Doc, Faq
+from knowledge import repository as repo
+from knowledge.ingest import FileReport
+from knowledge.service import KnowledgeService
+from knowledge.text.faq_files import record_from_mapping
+from knowledge.text.loaders import DOC_TYPES, load_document
+
+Handler = Callable[[Request, Principal], Awaitable[Any]]
+
+
+def _faq_json(r: Faq) -> dict[str, Any]:
+    return {"id": r.ext_id, "question": r.question, "similar_questions": r.similar_questions or [],
+            "answer": r.answer_text, "category": r.category, "enabled": bool(r.enabled), "hit_count": r.hit_count,
+            "updated_at": r.updated_at.isoformat(timespec="seconds") if r.updated_at else None}  # fmt: skip
+
+
+def create_app(settings: Settings, service: KnowledgeService | None = None) -> Starlette:
+    svc = service or KnowledgeService.from_settings(settings)
+
+    def audit(p: Principal, action: str, target_type: str, target_id: str | None, detail: Any = None) -> None:
+        with svc.db.session() as s:
+            repo.audit(s, p.tenant_id, action, target_type, target_id, detail, p.user_id,
+                       ",".join(sorted(p.roles)))  # fmt: skip
+
+    def endpoint(fn: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+        async def handle(request: Request) -> JSONResponse:
+            try:
+                token = bearer_token(request.headers.get("authorization"))
+                principal = verify_token(settings.jwt_secret, token, settings.jwt_issuer)
+                principal.require("kb_admin")
+                result = await fn(request, principal)
+                if isinstance(result, JSONResponse):
+                    return result
+                return JSONResponse(result)
+            except AuthError as exc:
+                return JSONResponse({"error": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+            except PermissionDenied as exc:
+                return JSONResponse({"error": str(exc)}, 403)
+            except NotFound as exc:
+                return JSONResponse({"error": str(exc)}, 404)
+            except Conflict as exc:
+                return JSONResponse({"error": str(exc)}, 409)
+            except (InvalidInput, ValueError, json.JSONDecodeError) as exc:
+                return JSONResponse({"error": str(exc)}, 400)
+            except CsbotError as exc:
+                return JSONResponse({"error": str(exc)}, 400)
+
+        return handle
+
+    async def body_json(request: Request) -> dict[str, Any]:
+        data = json.loads(await request.body() or b"{}")
+        if not isinstance(data, dict):
+            raise InvalidInput("expected a JSON object")
+        return data
+
+    def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        # embedding and index writes are blocking: keep them off the event loop
+        return asyncio.to_thread(fn, *args)
+
+    # --- FAQ -----------------------------------------------------------------------------------
+    async def list_faqs(request: Request, p: Principal) -> Any:
+        limit = min(int(request.query_params.get("limit", 100)), 1000)
+        offset = int(request.query_params.get("offset", 0))
+        category = request.query_params.get("category")
+        with svc.db.session() as s:
+            q = select(Faq).where(Faq.tenant_id == p.tenant_id)
+            if category:
+                q = q.where(Faq.category == category)
+            rows = s.scalars(q.order_by(Faq.ext_id).limit(limit).offset(offset)).all()
+            return {"items": [_faq_json(r) for r in rows]}
+
+    async def get_faq(request: Request, p: Principal) -> Any:
+        ext_id = request.path_params["faq_id"]
+        with svc.db.session() as s:
+            row = repo.faqs_by_ext(s, p.tenant_id, [ext_id]).get(ext_id)
+            if row is None:
+                raise NotFound(f"no FAQ {ext_id}")
+            return _faq_json(row)
+
+    def _upsert(p: Principal, data: dict[str, Any], must_exist: bool | None) -> FileReport:
+        rec = record_from_mapping(data)
+        with svc.db.session() as s:
+            exists = rec.ext_id in repo.faqs_by_ext(s, p.tenant_id, [rec.ext_id])
+        if must_exist is True and not exists:
+            raise NotFound(f"no FAQ {rec.ext_id}")
+        if must_exist is False and exists:
+            raise Conflict(f"FAQ {rec.ext_id} exists; use PUT /faqs/{rec.ext_id}")
+        report = FileReport("(api)", kind="faq")
+        svc.ingestor.apply_faqs(p.tenant_id, [rec], report)
+        svc.invalidate(p.tenant_id)
+        audit(p, "kb.faq.create" if not exists else "kb.faq.update", "faq", rec.ext_id,
+              {"question": rec.question, "enabled": rec.enabled})  # fmt: skip
+        return report
+
+    async def create_faq(request: Request, p: Principal) -> Any:
+        report = await run(_upsert, p, await body_json(request), False)
+        return JSONResponse(report.to_dict(), 201)
+
+    async def put_faq(request: Request, p: Principal) -> Any:
+        data = await body_json(request)
+        data["id"] = request.path_params["faq_id"]
+        return (await run(_upsert, p, data, None)).to_dict()
+
+    async def delete_faq(request: Request, p: Principal) -> Any:
+        ext_id = request.path_params["faq_id"]
+        n = await run(svc.ingestor.delete_faqs, p.tenant_id, [ext_id])
+        if not n:
+            raise NotFound(f"no FAQ {ext_id}")
+        svc.invalidate(p.tenant_id)
+        audit(p, "kb.faq.delete", "faq", ext_id)
+        return {"deleted": ext_id}
+
+    # --- documents -----------------------------------------------------------------------------
+    async def list_docs(request: Request, p: Principal) -> Any:
+        with svc.db.session() as s:
+            rows = s.scalars(select(Doc).where(Doc.tenant_id == p.tenant_id).order_by(Doc.oss_url)).all()
+            return {"items": [{"id": repo.doc_key(d.oss_url), "source": d.oss_url, "title": d.title,
+                               "type": d.file_type, "version_no": d.version_no, "is_active": bool(d.is_active)}
+                              for d in rows]}  # fmt: skip
+
+    def _upload(p: Principal, filename: str, data: bytes) -> FileReport:
+        if Path(filename).name != filename or Path(filename).suffix.lower() not in DOC_TYPES:
+            raise InvalidInput(f"{filename}: expected a plain file name ending in {', '.join(sorted(DOC_TYPES))}")
+        report = FileReport(filename, kind="doc")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            path.write_bytes(data)
+            svc.ingestor.apply_document(p.tenant_id, filename, load_document(path, svc.cfg.max_bytes), report)
+        svc.invalidate(p.tenant_id)
+        audit(p, "kb.doc.upload", "doc", filename, {"added": report.added, "removed": report.removed,
+                                                      "unchanged": report.unchanged})  # fmt: skip
+        return report
+
+    async def put_doc(request: Request, p: Principal) -> Any:
+        size = int(request.headers.get("content-length") or 0)
+        if size > svc.cfg.max_bytes:
+            raise InvalidInput(f"{size / 1e6:.1f} MB is over the {svc.cfg.max_file_mb:g} MB limit")
+        data = await request.body()
+        return (await run(_upload, p, request.path_params["filename"], data)).to_dict()
+
+    async def delete_doc(request: Request, p: Principal) -> Any:
+        filename = request.path_params["filename"]
+        n = await run(svc.ingestor.delete_document, p.tenant_id, filename)
+        svc.invalidate(p.tenant_id)
+        audit(p, "kb.doc.delete", "doc", filename, {"sections": n})
+        return {"deleted": filename, "sections": n}
+
+    # --- versions ------------------------------------------------------------------------------
+    async def rebuild(request: Request, p: Principal) -> Any:
+        data = await body_json(request)
+        v = await run(svc.rebuild, data.get("note"), bool(data.get("switch", False)))
+        audit(p, "kb.rebuild", "kb_version", v.name, {"model": v.model_id, "switch": bool(data.get("switch"))})
+        return {"version": v.name, "status": v.status, "model": v.model_id}
+
+    async def switch(request: Request, p: Principal) -> Any:
+        name = str((await body_json(request)).get("version") or "")
+        v = await run(svc.switch, name)
+        audit(p, "kb.switch", "kb_version", v.name)
+        return {"live": v.name}
+
+    async def rollback(request: Request, p: Principal) -> Any:
+        v = await run(svc.rollback)
+        audit(p, "kb.rollback", "kb_version", v.name)
+        return {"live": v.name}
+
+    async def status(request: Request, p: Principal) -> Any:
+        return {"versions": await run(svc.versions.status), "metrics": dict(svc.metrics),
+                "cache": dict(svc.cache.stats)}  # fmt: skip
+
+    async def lowconf(request: Request, p: Principal) -> Any:
+        return {"items": await run(svc.low_confidence, p.tenant_id)}
+
+    async def ask(request: Request, p: Principal) -> Any:
+        query = str((await body_json(request)).get("query") or "")
+        ans = await run(svc.answer, query, p.tenant_id)
+        return ans.to_dict()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        svc.close()
+
+    routes = [
+        Route("/faqs", endpoint(list_faqs), methods=["GET"]),
+        Route("/faqs", endpoint(create_faq), methods=["POST"]),
+        Route("/faqs/{faq_id}", endpoint(get_faq), methods=["GET"]),
+        Route("/faqs/{faq_id}", endpoint(put_faq), methods=["PUT"]),
+        Route("/faqs/{faq_id}", endpoint(delete_faq), methods=["DELETE"]),
+        Route("/documents", endpoint(list_docs), methods=["GET"]),
+        Route("/documents/{filename}", endpoint(put_doc), methods=["PUT"]),
+        Route("/documents/{filename}", endpoint(delete_doc), methods=["DELETE"]),
+        Route("/rebuild", endpoint(rebuild), methods=["POST"]),
+        Route("/switch", endpoint(switch), methods=["POST"]),
+        Route("/rollback", endpoint(rollback), methods=["POST"]),
+        Route("/status", endpoint(status), methods=["GET"]),
+        Route("/lowconf", endpoint(lowconf), methods=["GET"]),
+        Route("/ask", endpoint(ask), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.knowledge = svc
+    return app

@@ -1,0 +1,240 @@
+"""``csbot kb ...``: import, evaluate and operate the knowledge base (registered via the csbot.commands
+entry point). Every command honours CSBOT_HOME and migrates a fresh database first."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.errors import CsbotError
+from bot.settings import load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Knowledge base: import, eval, versions.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _service():  # type: ignore[no-untyped-def]
+    from knowledge.service import KnowledgeService
+
+    svc = KnowledgeService.from_settings(load_settings())
+    svc.migrate()
+    return svc
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command("import")
+def import_cmd(
+    paths: list[Path] = typer.Argument(..., help="FAQ files (.jsonl .csv .yaml) and documents (.md .txt .html .pdf .docx) or directories"),  # noqa: E501
+    tenant: str = typer.Option(None, "--tenant", "-t", help="tenant id (default: tenant.default)"),
+    prune: bool = typer.Option(False, help="delete this tenant's FAQs that are not in the imported FAQ files"),
+    as_json: bool = typer.Option(False, "--json", help="print the per-file report as JSON"),
+) -> None:
+    """Import (incrementally) FAQ files and documents; prints a per-file report."""
+    from knowledge.ingest import expand_paths
+
+    try:
+        svc = _service()
+        files = expand_paths(paths)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=as_json or not err.is_terminal) as bar:  # fmt: skip
+            task = bar.add_task("importing", total=len(files))
+
+            def on_file(report):  # type: ignore[no-untyped-def]
+                bar.update(task, advance=1, description=f"importing {Path(report.path).name}")
+
+            reports = svc.import_paths(paths, tenant, prune, on_file)
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    failed = [r for r in reports if r.status == "error"]
+    if as_json:
+        out.print_json(json.dumps({"files": [r.to_dict() for r in reports], "failed": len(failed)},
+                                  ensure_ascii=False))  # fmt: skip
+    else:
+        table = Table("file", "kind", "status", "added", "updated", "unchanged", "removed", "embedded", "s", "error")
+        for r in reports:
+            style = "red" if r.status == "error" else None
+            table.add_row(Path(r.path).name, r.kind, r.status, str(r.added), str(r.updated), str(r.unchanged),
+                          str(r.removed), str(r.embedded), f"{r.seconds:.2f}", r.error or "; ".join(r.notes),
+                          style=style)  # fmt: skip
+        out.print(table)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command("eval")
+def eval_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL lines {query, expected: [ids]}"),
+    tenant: str = typer.Option(None, "--tenant", "-t"),
+    as_json: bool = typer.Option(False, "--json", help="print only the JSON object"),
+    details: bool = typer.Option(False, help="include per-query results"),
+) -> None:
+    """Measure retrieval and gating on an eval file; prints one JSON object."""
+    from knowledge.evaluation import evaluate, load_cases
+
+    try:
+        svc = _service()
+        report = evaluate(svc, load_cases(file), tenant, details)
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    text = json.dumps(report, ensure_ascii=False)
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        out.print_json(text)
+
+
+@app.command("ask")
+def ask_cmd(query: str, tenant: str = typer.Option(None, "--tenant", "-t")) -> None:
+    """Answer one question as the bot would."""
+    try:
+        svc = _service()
+        ans = svc.answer(query, tenant or svc.default_tenant)
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    out.print_json(json.dumps(ans.to_dict(), ensure_ascii=False))
+
+
+@app.command("rebuild")
+def rebuild_cmd(
+    switch: bool = typer.Option(False, help="switch to the new version when it is built"),
+    note: str = typer.Option(None, help="why (recorded with the version)"),
+) -> None:
+    """Build a full new index version beside the live one (e.g. after changing the embedding model)."""
+    try:
+        svc = _service()
+        with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=not err.is_terminal) as bar:  # fmt: skip
+            task = bar.add_task("rebuild", total=None)
+            v = svc.rebuild(note=note, switch=switch, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    out.print(f"built [bold]{v.name}[/bold] ({v.model_id}); status {v.status}")
+
+
+@app.command("switch")
+def switch_cmd(version: str) -> None:
+    """Make VERSION live (atomically); the current live version is kept for rollback."""
+    try:
+        svc = _service()
+        v = svc.switch(version)
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    out.print(f"live version is now [bold]{v.name}[/bold]")
+
+
+@app.command("rollback")
+def rollback_cmd() -> None:
+    """Make the previous version live again."""
+    try:
+        svc = _service()
+        v = svc.rollback()
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    out.print(f"rolled back: live version is now [bold]{v.name}[/bold]")
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Index versions, their models and sizes."""
+    try:
+        svc = _service()
+        rows = svc.versions.status()
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table("version", "status", "model", "dim", "vectors", "keywords", "created", "activated", "note")
+    for r in rows:
+        table.add_row(r["name"], r["status"], r["model"], str(r["dim"]), str(r.get("vectors", "-")),
+                      str(r.get("keywords", "-")), r["created_at"], r["activated_at"] or "-",
+                      r["note"] or "")  # fmt: skip
+    out.print(table)
+
+
+@app.command("lowconf")
+def lowconf_cmd(
+    tenant: str = typer.Option(None, "--tenant", "-t"),
+    since_days: int = typer.Option(30, help="only questions from the last N days"),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
+    output: Path = typer.Option(None, "--output", "-o", help="file to write (default: stdout)"),
+    mark_reviewed: bool = typer.Option(False, help="mark the exported questions as reviewed"),
+) -> None:
+    """Export low-confidence questions for review (active learning, seed §2.5.9)."""
+    try:
+        svc = _service()
+        since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=since_days)
+        rows = svc.low_confidence(tenant or svc.default_tenant, since, mark_reviewed)
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)
+        return
+    stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if fmt == "csv":
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]) if rows else ["query"])
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for r in rows:
+                stream.write(json.dumps(r, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            stream.close()
+    if output:
+        err.print(f"{len(rows)} question(s) written to {output}")
+
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+@app.command("seed")
+def seed_cmd(tenant: str = typer.Option(None, "--tenant", "-t", help="tenant id (default: tenant.default)")) -> None:
+    """Import the shipped sample shop KB (knowledge/samples) if this tenant has no FAQ yet."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import Faq
+
+    try:
+        svc = _service()
+        tenant_id = tenant or svc.default_tenant
+        with svc.db.session() as s:
+            existing = s.scalar(select(func.count()).select_from(Faq).where(Faq.tenant_id == tenant_id)) or 0
+        if existing:
+            out.print(f"knowledge base of tenant {tenant_id} has {existing} FAQs; nothing to seed")
+        else:
+            reports = svc.import_paths([SAMPLES / "faq.jsonl", SAMPLES / "docs"], tenant_id)
+            failed = [r for r in reports if r.status == "error"]
+            out.print(f"seeded tenant {tenant_id} with the sample KB ({len(reports) - len(failed)} files)")
+            if failed:
+                raise CsbotError("; ".join(f"{r.path}: {r.error}" for r in failed))
+        svc.close()
+    except CsbotError as exc:
+        _fail(exc)

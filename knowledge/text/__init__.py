@@ -1,0 +1,1 @@
+"""Turning files into clean, PII-masked text sections."""

@@ -1,0 +1,102 @@
+"""Admin API: JWT + role kb_admin, FAQ CRUD, document upload, versions, audit log, tenant from the token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from bot.security import Principal, issue_token
+from bot.storage.models import AuditLog
+from knowledge.api import create_app
+from knowledge.service import KnowledgeService
+from tests.knowledge.conftest import SMALL_FAQ, make_settings, write_jsonl
+
+
+@pytest.fixture
+def api(fresh_service: Callable[..., KnowledgeService],
+        tmp_path: Path) -> Iterator[tuple[TestClient, KnowledgeService]]:  # fmt: skip
+    home = tmp_path / "home"
+    svc = fresh_service(home=home)
+    svc.import_paths([write_jsonl(tmp_path / "a.jsonl", SMALL_FAQ)], "shop1")
+    settings = make_settings(home)
+    with TestClient(create_app(settings, svc)) as client:
+        client.settings = settings  # type: ignore[attr-defined]
+        yield client, svc
+
+
+def auth(client: TestClient, roles: set[str], tenant: str = "shop1", user_id: int = 7) -> dict[str, str]:
+    token = issue_token(client.settings.jwt_secret, Principal(user_id, tenant, frozenset(roles), "运营小王"),  # type: ignore[attr-defined]
+                        issuer=client.settings.jwt_issuer)  # type: ignore[attr-defined]  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_auth_is_required(api: tuple[TestClient, KnowledgeService]) -> None:
+    client, _ = api
+    assert client.get("/faqs").status_code == 401
+    assert client.get("/faqs", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    for path, method in (("/faqs", "get"), ("/faqs/q1", "delete"), ("/rebuild", "post"), ("/status", "get")):
+        assert getattr(client, method)(path, headers=auth(client, {"agent"})).status_code == 403
+
+
+def test_faq_crud_is_audited_and_tenant_scoped(api: tuple[TestClient, KnowledgeService]) -> None:
+    client, svc = api
+    h = auth(client, {"kb_admin"})
+    items = client.get("/faqs", headers=h).json()["items"]
+    assert {i["id"] for i in items} == {"q1", "q2", "q3"}
+    assert client.get("/faqs", headers=auth(client, {"kb_admin"}, tenant="other")).json()["items"] == []
+
+    new = {"id": "q9", "question": "可以开增值税专用发票吗？", "answer": "可以，在订单页申请专票。",
+           "category": "invoice"}
+    r = client.post("/faqs", json=new, headers=h)
+    assert r.status_code == 201 and r.json()["added"] == 1
+    assert client.post("/faqs", json=new, headers=h).status_code == 409
+    assert svc.answer("能开专票吗", "shop1").citations[0].id == "q9"
+
+    r = client.put("/faqs/q9", json={**new, "answer": "可以，专票需要提供税号。"}, headers=h)
+    assert r.status_code == 200 and r.json()["updated"] == 1
+    assert client.get("/faqs/q9", headers=h).json()["answer"] == "可以，专票需要提供税号。"
+    assert "税号" in svc.answer("能开专票吗", "shop1").text  # the edit invalidated the cached answer
+
+    assert client.post("/faqs", json={"id": "bad", "question": "没有答案"}, headers=h).status_code == 400
+    assert client.delete("/faqs/q9", headers=h).status_code == 200
+    assert client.delete("/faqs/q9", headers=h).status_code == 404
+    assert client.get("/faqs/q9", headers=h).status_code == 404
+    # another tenant's admin cannot touch shop1's FAQ
+    assert client.delete("/faqs/q1", headers=auth(client, {"kb_admin"}, tenant="other")).status_code == 404
+
+    with svc.db.session() as s:
+        actions = [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.audit_id))]
+        row = s.scalars(select(AuditLog).where(AuditLog.action == "kb.faq.delete")).one()
+        assert row.tenant_id == "shop1" and row.actor_id == 7 and row.target_id == "q9"
+    assert actions == ["kb.faq.create", "kb.faq.update", "kb.faq.delete"]
+
+
+def test_document_upload_versions_and_status(api: tuple[TestClient, KnowledgeService]) -> None:
+    client, svc = api
+    h = auth(client, {"admin"})  # admin holds every role
+    doc = "# 会员规则\n\n## 升级\n累计消费满2000元升级为金卡会员。\n".encode()
+    r = client.put("/documents/会员.md", content=doc, headers=h)
+    assert r.status_code == 200 and r.json()["added"] == 1
+    assert client.get("/documents", headers=h).json()["items"][0]["id"] == "doc:会员"
+    assert client.put("/documents/evil.exe", content=b"MZ", headers=h).status_code == 400
+    assert client.put("/documents/..%2Fx.md", content=b"x", headers=h).status_code in (400, 404)
+    assert client.put("/documents/empty.md", content=b"", headers=h).status_code == 400
+
+    r = client.post("/rebuild", json={"note": "api", "switch": True}, headers=h)
+    assert r.status_code == 200 and r.json()["version"] == "v2"
+    assert client.post("/rollback", headers=h).json() == {"live": "v1"}
+    assert client.post("/switch", json={"version": "v2"}, headers=h).json() == {"live": "v2"}
+    assert client.post("/switch", json={"version": "nope"}, headers=h).status_code == 404
+    status = client.get("/status", headers=h).json()
+    assert [v["status"] for v in status["versions"]] == ["previous", "live"]
+    assert client.delete("/documents/会员.md", headers=h).json()["sections"] == 1
+
+    ans = client.post("/ask", json={"query": "我想退货"}, headers=h).json()
+    assert ans["citations"][0]["id"] == "q1"
+    with svc.db.session() as s:
+        actions = {a.action for a in s.scalars(select(AuditLog))}
+    assert {"kb.doc.upload", "kb.rebuild", "kb.rollback", "kb.switch", "kb.doc.delete"} <= actions

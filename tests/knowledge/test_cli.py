@@ -1,0 +1,67 @@
+"""``csbot kb`` commands on a fresh CSBOT_HOME (migrations run by the commands themselves)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from knowledge.cli import app
+from tests.knowledge.conftest import SMALL_FAQ, write_jsonl
+
+
+def run(home: Path, *args: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
+    env["CSBOT_HOME"] = str(home)
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout
+
+
+def test_import_eval_status_lowconf_on_a_fresh_home(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    kb = write_jsonl(tmp_path / "kb.jsonl", SMALL_FAQ)
+    code, output = run(home, "import", str(kb), "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["failed"] == 0 and report["files"][0]["added"] == 3
+
+    q = write_jsonl(tmp_path / "q.jsonl", [
+        {"query": "退货怎么弄", "expected": ["q1"]},
+        {"query": "付款后多久发货", "expected": ["q2"]},
+        {"query": "今天股票涨了吗", "expected": []},
+    ])  # fmt: skip
+    code, output = run(home, "eval", str(q), "--json")
+    assert code == 0, output
+    metrics = json.loads(output)
+    assert set(metrics) >= {"n", "recall@1", "recall@5", "mrr", "answered_in_scope", "abstained_oos", "p50_ms",
+                            "p99_ms"}  # fmt: skip
+    assert metrics["n"] == 3 and metrics["recall@1"] == 1.0 and metrics["abstained_oos"] == 1.0
+
+    code, output = run(home, "status", "--json")
+    assert code == 0 and json.loads(output)[0]["status"] == "live"
+
+    code, output = run(home, "ask", "今天股票涨了吗")
+    assert code == 0 and json.loads(output)["abstained"] is True
+    code, output = run(home, "lowconf")
+    assert code == 0 and "股票" in output
+
+    # a bad file in the batch: exit code 2, the good file still imported
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "question": "无答案"}\n', encoding="utf-8")
+    code, output = run(home, "import", str(bad), str(kb), "--tenant", "t2", "--json")
+    report = json.loads(output)
+    assert code == 2 and report["failed"] == 1 and report["files"][1]["added"] == 3
+
+
+def test_rebuild_switch_rollback_commands(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    assert run(home, "import", str(write_jsonl(tmp_path / "kb.jsonl", SMALL_FAQ[:1])))[0] == 0
+    code, output = run(home, "rebuild")
+    assert code == 0 and "v2" in output
+    assert run(home, "switch", "v2")[0] == 0
+    code, output = run(home, "rollback")
+    assert code == 0 and "v1" in output
+    code, output = run(home, "switch", "v7")
+    assert code == 1
