@@ -17,6 +17,7 @@ from bot.settings import Settings
 
 MODEL_NAME = "csbot"
 WINDOWED_SQL_STORE = "channels.tracker_store.WindowedSQLTrackerStore"
+ATOMIC_REDIS_LOCK_STORE = "channels.lock_store.AtomicRedisLockStore"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 
@@ -185,7 +186,8 @@ def _redis_options(options: Any, default_db: int) -> dict[str, Any]:
 def lock_store_config(settings: Settings) -> dict[str, Any]:
     b = settings.backend("lock_store")
     if b.type == "redis":
-        return {"type": "redis", **_redis_options(b.options, default_db=1)}
+        # Rasa's own RedisLockStore races across instances (channels/lock_store.py); ours is atomic.
+        return {"type": ATOMIC_REDIS_LOCK_STORE, **_redis_options(b.options, default_db=1)}
     return {"type": b.type, **dict(b.options)}
 
 

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: Path) -> None:
     p = start_platform(tmp_path)
     try:
-        assert "小满" in p.text("run-1", "你好")
+        assert "帮您" in p.text("run-1", "你好")
         status = subprocess.run([CSBOT, "status", "--json"], env=p.env, cwd=REPO, capture_output=True, text=True)
         assert status.returncode == 0, status.stdout + status.stderr
         info = json.loads(status.stdout)
