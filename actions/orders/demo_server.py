@@ -49,22 +49,25 @@ def create_app(seed: Path = SEED) -> Starlette:
             return _error(403, "不是该用户的订单")
         return order
 
-    async def body(request: Request) -> dict[str, Any]:
+    async def owned(request: Request) -> tuple[dict[str, Any], dict[str, Any]] | JSONResponse:
+        """(order, request body) for a POST by the order's owner, or the error response."""
         try:
             data = await request.json()
         except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        found = lookup(request.path_params["order_id"], str(data.get("customer_id", "")))
+        return found if isinstance(found, JSONResponse) else (found, data)
 
     async def get_order(request: Request) -> JSONResponse:
         found = lookup(request.path_params["order_id"], request.query_params.get("customer_id", ""))
         return found if isinstance(found, JSONResponse) else JSONResponse(found)
 
     async def cancel(request: Request) -> JSONResponse:
-        data = await body(request)
-        found = lookup(request.path_params["order_id"], str(data.get("customer_id", "")))
-        if isinstance(found, JSONResponse):
-            return found
+        result = await owned(request)
+        if isinstance(result, JSONResponse):
+            return result
+        found, _ = result
         if found["status"] in ("shipped", "delivered"):
             return _error(409, "订单已经发货了，没法直接取消；可以拒收或者签收后申请退货退款")
         if found["status"] in ("cancelled", "refunded", "returning"):
@@ -73,10 +76,10 @@ def create_app(seed: Path = SEED) -> Starlette:
         return JSONResponse(found)
 
     async def change_address(request: Request) -> JSONResponse:
-        data = await body(request)
-        found = lookup(request.path_params["order_id"], str(data.get("customer_id", "")))
-        if isinstance(found, JSONResponse):
-            return found
+        result = await owned(request)
+        if isinstance(result, JSONResponse):
+            return result
+        found, data = result
         address = str(data.get("address") or "").strip()
         if len(address) < 6:
             return _error(422, "地址太短")
@@ -86,10 +89,10 @@ def create_app(seed: Path = SEED) -> Starlette:
         return JSONResponse(found)
 
     async def request_return(request: Request) -> JSONResponse:
-        data = await body(request)
-        found = lookup(request.path_params["order_id"], str(data.get("customer_id", "")))
-        if isinstance(found, JSONResponse):
-            return found
+        result = await owned(request)
+        if isinstance(result, JSONResponse):
+            return result
+        found, data = result
         if found["status"] in ("pending_payment", "paid"):
             return _error(409, "订单还没发货，直接取消订单就能全额退款")
         if found["status"] in ("returning", "refunded", "cancelled"):
