@@ -71,7 +71,7 @@ def test_policy_question_is_answered_from_the_knowledge_base_with_a_source(platf
 
 def test_unknown_question_offers_a_human_and_yes_hands_off(platform: Platform) -> None:
     s = sender()
-    first = platform.say(s, "你们支持数字人民币付款吗")[0]
+    first = platform.say(s, "你们的包装盒环保吗")[0]
     assert "转人工" in first["text"] or any("人工" in b["title"] for b in first.get("buttons") or [])
     assert "人工客服" in platform.text(s, "/affirm")
 
