@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS = ["config.yml", "bench/configs/diet_rules.yml", "bench/configs/default_diet_ted.yml"]
 TEST_FILES = ["tests/nlu/test_nlu.yml", "tests/nlu/test_nlu_hard.yml"]
 
-# A short conversation: greeting, two order lookups (action turns), a policy question (action turn), goodbye.
+# A short conversation: greeting, two order lookups (action turns), a policy question (action turn → knowledge
+# service: embedding + retrieval; run `csbot kb seed` first), goodbye.
 SHORT = ["你好", "订单250316084512367890到哪了", "谢谢", "250401193325014476 发货了吗", "支持花呗吗", "好的", "拜拜"]
 LONG_CYCLE = ["在吗", "查下订单250316084512367890", "物流到哪了", "谢谢", "运费险怎么用", "好的", "嗯嗯"]
 
@@ -175,12 +176,14 @@ def main() -> None:
     home = settings.home / "bench"
     home.mkdir(parents=True, exist_ok=True)
     env = child_env(settings)
-    ports = {"actions": free_port(), "orders": free_port()}
+    ports = {"actions": free_port(), "orders": free_port(), "knowledge": free_port()}
     env.update({f"CSBOT_SERVICES__{k.upper()}_PORT": str(v) for k, v in ports.items()})
     py = str(REPO / ".venv" / "bin" / "python")
     sup = Supervisor([
         ServiceSpec("orders", [py, "-m", "actions.orders.demo_server"], ports["orders"],
                     f"http://127.0.0.1:{ports['orders']}/health", env=env, cwd=REPO),
+        ServiceSpec("knowledge", [py, "-m", "knowledge"], ports["knowledge"],
+                    f"http://127.0.0.1:{ports['knowledge']}/health", env=env, cwd=REPO, start_timeout=60),
         ServiceSpec("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
                     ports["actions"], f"http://127.0.0.1:{ports['actions']}/health", env=env, cwd=REPO),
     ], run_dir=home / "run", log_dir=home / "logs", say=lambda m: None)  # fmt: skip

@@ -1,0 +1,27 @@
+"""`make bench`: every benchmark script in turn. Results go to docs/benchmarks.md by hand, with the machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = [
+    ["-m", "bench.rasa_bench"],  # Rasa pipelines: accuracy, cold start, RSS, REST latency/throughput
+    ["bench/kb_bench.py", "--skip-scale"],  # knowledge ingest throughput
+    ["bench/kb_bench.py", "--skip-ingest"],  # 100k chunks on milvus-lite (tenant partitions)
+    ["bench/kb_bench.py", "--skip-ingest", "--start-milvus"],  # 100k chunks on a real Milvus server, HNSW
+]
+
+
+def main() -> int:
+    failed = 0
+    for args in RUNS:
+        print(f"\n### python {' '.join(args)}", flush=True)
+        failed += subprocess.run([sys.executable, *args], cwd=REPO).returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
