@@ -107,10 +107,12 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def start_rasa(
-    model: Path, endpoints: Path, port: int, env: dict[str, str], log: Path
+    model: Path, endpoints: Path, port: int, env: dict[str, str], log: Path, enable_api: bool = False
 ) -> tuple[subprocess.Popen, float]:
     argv = [str(rasa_bin(load_settings())), "run", "--model", str(model), "--endpoints", str(endpoints),
             "--credentials", str(REPO / "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"]  # fmt: skip
+    if enable_api:
+        argv.append("--enable-api")
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
