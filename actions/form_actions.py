@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import customer_id, latest_entity, order_service
+from actions.knowledge_actions import looks_like_question, policy_answer
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.orders.client import OrderError, normalize_order_id
 
@@ -86,6 +87,33 @@ class ValidateAddressForm(OrderIdSlotMixin, FormValidationAction):
             dispatcher.utter_message(text="地址好像不完整哦，麻烦按「省市区 + 街道门牌」发一下完整地址～")
             return {"new_address": None}
         return {"new_address": text[:200]}
+
+
+class ActionTriageRequest(Action):
+    """Before a return or address-change form: a rule question gets a KB answer, a request starts the form.
+
+    退货运费谁出 / 地址填错了怎么办 are policy questions worded like requests; starting a form for them asks
+    for an order number the customer never meant to give.
+    """
+
+    FORMS: ClassVar[dict[str, str]] = {"return_refund": "return_form", "change_address": "address_form"}
+
+    def name(self) -> str:
+        return "action_triage_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        form = self.FORMS.get(intent, "return_form")
+        text = tracker.latest_message.get("text") or ""
+        if not latest_entity(tracker, "order_id") and looks_like_question(text):
+            policy = await policy_answer(tracker)
+            if policy:
+                how = "申请退货退款" if form == "return_form" else "修改收货地址"
+                dispatcher.utter_message(text=f"{policy}\n需要我帮您{how}的话，直接告诉我就行～")
+                return []
+        return [FollowupAction(form)]
 
 
 class ActionSubmitReturn(Action):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -24,6 +25,27 @@ OFFER_HUMAN_BUTTONS = [
 @functools.cache
 def knowledge_client() -> KnowledgeClient:
     return KnowledgeClient.from_settings(settings())
+
+
+# A message that asks about a rule rather than giving an order: 退货运费谁出 / 快递一般几天到 / 能改地址吗
+QUESTION_MARKERS = re.compile(r"怎|咋|如何|多久|几天|多少|多长|谁|哪|什么|啥|吗|么|嘛|能不能|可不可以|是否|[?？]")
+
+
+def looks_like_question(text: str) -> bool:
+    return bool(QUESTION_MARKERS.search(text))
+
+
+async def policy_answer(tracker: Tracker) -> str | None:
+    """The KB's confident answer to the latest message, formatted with sources; None when unsure or down."""
+    question = (tracker.latest_message.get("text") or "").strip()
+    if not question:
+        return None
+    try:
+        answer = await knowledge_client().answer(question, tenant_id(tracker), tracker.sender_id)
+    except Exception:
+        log.exception("knowledge service failed")
+        return None
+    return None if answer.abstained else format_answer(answer.text, list(answer.citations))
 
 
 def format_answer(text: str, citations: list[Any]) -> str:

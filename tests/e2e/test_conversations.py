@@ -69,6 +69,22 @@ def test_policy_question_is_answered_from_the_knowledge_base_with_a_source(platf
     assert "花呗" in reply and "参考" in reply
 
 
+@pytest.mark.parametrize(
+    ("question", "not_expected"),
+    [
+        ("退货的话运费谁出呀", "退货的原因"),
+        ("地址填错了咋办", "请先发一下订单号"),
+        ("下单后一般多久发货", "麻烦发一下您的订单号"),
+    ],
+)
+def test_policy_questions_worded_as_requests_get_answers_not_forms(
+    platform: Platform, question: str, not_expected: str
+) -> None:
+    reply = platform.text(sender(), question)
+    assert "参考" in reply  # a KB answer with its source
+    assert not_expected not in reply
+
+
 def test_unknown_question_offers_a_human_and_yes_hands_off(platform: Platform) -> None:
     s = sender()
     first = platform.say(s, "你们的包装盒环保吗")[0]
