@@ -12,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import settings, tenant_id
-from knowledge.client import KnowledgeClient
+from knowledge.client import AnswerView, KnowledgeClient
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,22 @@ def looks_like_question(text: str) -> bool:
     return bool(QUESTION_MARKERS.search(text))
 
 
-async def policy_answer(tracker: Tracker) -> str | None:
-    """The KB's confident answer to the latest message, formatted with sources; None when unsure or down."""
+async def ask_kb(tracker: Tracker) -> AnswerView | None:
+    """The knowledge service's answer to the latest message; None when empty or the service fails."""
     question = (tracker.latest_message.get("text") or "").strip()
     if not question:
         return None
     try:
-        answer = await knowledge_client().answer(question, tenant_id(tracker), tracker.sender_id)
-    except Exception:
+        return await knowledge_client().answer(question, tenant_id(tracker), tracker.sender_id)
+    except Exception:  # a KB that is down or broken must not silence the bot
         log.exception("knowledge service failed")
         return None
-    return None if answer.abstained else format_answer(answer.text, list(answer.citations))
+
+
+async def policy_answer(tracker: Tracker) -> str | None:
+    """The KB's confident answer, formatted with sources; None when unsure or down."""
+    answer = await ask_kb(tracker)
+    return None if answer is None or answer.abstained else format_answer(answer.text, list(answer.citations))
 
 
 def format_answer(text: str, citations: list[Any]) -> str:
@@ -68,11 +73,7 @@ class ActionAnswerQuestion(Action):
         if not question:
             dispatcher.utter_message(response="utter_empty_message")
             return []
-        try:
-            answer = await knowledge_client().answer(question, tenant_id(tracker), tracker.sender_id)
-        except Exception:  # a KB that is down or broken must not silence the bot
-            log.exception("knowledge service failed")
-            answer = None
+        answer = await ask_kb(tracker)
         if answer is None or answer.abstained:
             dispatcher.utter_message(
                 text="这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？",
