@@ -7,7 +7,10 @@ import csv
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,6 +33,21 @@ def _service():  # type: ignore[no-untyped-def]
     return svc
 
 
+@contextmanager
+def kb_service() -> Iterator[Any]:
+    """The knowledge service for one command: closed afterwards; a CsbotError becomes one red line, exit 1."""
+    try:
+        svc = _service()
+    except CsbotError as exc:
+        _fail(exc)
+    try:
+        yield svc
+    except CsbotError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(1)
@@ -45,8 +63,7 @@ def import_cmd(
     """Import (incrementally) FAQ files and documents; prints a per-file report."""
     from knowledge.ingest import expand_paths
 
-    try:
-        svc = _service()
+    with kb_service() as svc:
         files = expand_paths(paths)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=as_json or not err.is_terminal) as bar:  # fmt: skip
@@ -56,10 +73,6 @@ def import_cmd(
                 bar.update(task, advance=1, description=f"importing {Path(report.path).name}")
 
             reports = svc.import_paths(paths, tenant, prune, on_file)
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     failed = [r for r in reports if r.status == "error"]
     if as_json:
         out.print_json(json.dumps({"files": [r.to_dict() for r in reports], "failed": len(failed)},
@@ -86,13 +99,8 @@ def eval_cmd(
     """Measure retrieval and gating on an eval file; prints one JSON object."""
     from knowledge.evaluation import evaluate, load_cases
 
-    try:
-        svc = _service()
+    with kb_service() as svc:
         report = evaluate(svc, load_cases(file), tenant, details)
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     text = json.dumps(report, ensure_ascii=False)
     if as_json:
         sys.stdout.write(text + "\n")
@@ -103,13 +111,8 @@ def eval_cmd(
 @app.command("ask")
 def ask_cmd(query: str, tenant: str = typer.Option(None, "--tenant", "-t")) -> None:
     """Answer one question as the bot would."""
-    try:
-        svc = _service()
+    with kb_service() as svc:
         ans = svc.answer(query, tenant or svc.default_tenant)
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     out.print_json(json.dumps(ans.to_dict(), ensure_ascii=False))
 
 
@@ -119,55 +122,35 @@ def rebuild_cmd(
     note: str = typer.Option(None, help="why (recorded with the version)"),
 ) -> None:
     """Build a full new index version beside the live one (e.g. after changing the embedding model)."""
-    try:
-        svc = _service()
-        with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=not err.is_terminal) as bar:  # fmt: skip
-            task = bar.add_task("rebuild", total=None)
-            v = svc.rebuild(note=note, switch=switch, progress=lambda d, t: bar.update(task, completed=d, total=t))
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
+    bar = Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                   disable=not err.is_terminal)  # fmt: skip
+    with kb_service() as svc, bar:
+        task = bar.add_task("rebuild", total=None)
+        v = svc.rebuild(note=note, switch=switch, progress=lambda d, t: bar.update(task, completed=d, total=t))
     out.print(f"built [bold]{v.name}[/bold] ({v.model_id}); status {v.status}")
 
 
 @app.command("switch")
 def switch_cmd(version: str) -> None:
     """Make VERSION live (atomically); the current live version is kept for rollback."""
-    try:
-        svc = _service()
+    with kb_service() as svc:
         v = svc.switch(version)
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     out.print(f"live version is now [bold]{v.name}[/bold]")
 
 
 @app.command("rollback")
 def rollback_cmd() -> None:
     """Make the previous version live again."""
-    try:
-        svc = _service()
+    with kb_service() as svc:
         v = svc.rollback()
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     out.print(f"rolled back: live version is now [bold]{v.name}[/bold]")
 
 
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Index versions, their models and sizes."""
-    try:
-        svc = _service()
+    with kb_service() as svc:
         rows = svc.versions.status()
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
@@ -188,14 +171,9 @@ def lowconf_cmd(
     mark_reviewed: bool = typer.Option(False, help="mark the exported questions as reviewed"),
 ) -> None:
     """Export low-confidence questions for review (active learning, seed §2.5.9)."""
-    try:
-        svc = _service()
+    with kb_service() as svc:
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=since_days)
         rows = svc.low_confidence(tenant or svc.default_tenant, since, mark_reviewed)
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
-        return
     stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         if fmt == "csv":
@@ -222,8 +200,7 @@ def seed_cmd(tenant: str = typer.Option(None, "--tenant", "-t", help="tenant id 
 
     from bot.storage.models import Faq
 
-    try:
-        svc = _service()
+    with kb_service() as svc:
         tenant_id = tenant or svc.default_tenant
         with svc.db.session() as s:
             existing = s.scalar(select(func.count()).select_from(Faq).where(Faq.tenant_id == tenant_id)) or 0
@@ -235,6 +212,3 @@ def seed_cmd(tenant: str = typer.Option(None, "--tenant", "-t", help="tenant id 
             out.print(f"seeded tenant {tenant_id} with the sample KB ({len(reports) - len(failed)} files)")
             if failed:
                 raise CsbotError("; ".join(f"{r.path}: {r.error}" for r in failed))
-        svc.close()
-    except CsbotError as exc:
-        _fail(exc)
