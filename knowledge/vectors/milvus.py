@@ -102,6 +102,13 @@ class MilvusVectorStore:
                     try:
                         self._client = MilvusClient(self.uri, token=self.token, timeout=self.timeout)
                     except Exception as exc:
+                        if self.is_lite and "Open local milvus failed" in str(exc):
+                            # milvus-lite admits one process: say what to do instead of the engine's words
+                            raise BackendUnavailable(
+                                f"the embedded vector store {self.uri} is open in another process (is `csbot run` "
+                                "up?): change the KB through the admin API (/api/kb on the knowledge service) or "
+                                "stop the platform and retry; a Milvus server (vectors.type: milvus) allows both"
+                            ) from exc
                         raise BackendUnavailable(f"milvus at {self.uri}: {exc}") from exc
         return self._client
 

@@ -65,3 +65,37 @@ def test_rebuild_switch_rollback_commands(tmp_path: Path) -> None:
     assert code == 0 and "v1" in output
     code, output = run(home, "switch", "v7")
     assert code == 1
+
+
+def test_import_while_another_process_holds_milvus_lite_says_what_to_do(tmp_path: Path) -> None:
+    # every step in its own process, as in real use (milvus-lite locks per process)
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
+    env["CSBOT_HOME"] = str(tmp_path / "busy")
+
+    def kb_import(path: Path) -> tuple[int, dict]:
+        proc = subprocess.run([sys.executable, "-m", "bot.cli.main", "kb", "import", str(path), "--json"], env=env,
+                              cwd=repo, capture_output=True, text=True, timeout=120)  # fmt: skip
+        return proc.returncode, json.loads(proc.stdout)
+
+    assert kb_import(write_jsonl(tmp_path / "kb.jsonl", SMALL_FAQ))[0] == 0
+    holder = subprocess.Popen(  # stands for the running knowledge service
+        [sys.executable, "-c", "from knowledge.service import KnowledgeService; from bot.settings import "
+         "load_settings; import time; s = KnowledgeService.from_settings(load_settings()); "
+         "s.answer('退货怎么弄'); print('ready', flush=True); time.sleep(60)"],
+        env=env, stdout=subprocess.PIPE, text=True, cwd=repo,
+    )  # fmt: skip
+    more = write_jsonl(tmp_path / "more.jsonl", [{"id": "q9", "question": "能开发票吗", "answer": "可以。"}])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        code, report = kb_import(more)
+        assert code != 0 and report["failed"] == 1
+        assert "open in another process" in report["files"][0]["error"] and "/api/kb" in report["files"][0]["error"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    code, report = kb_import(more)  # nothing was half-written: it imports once the store is free
+    assert code == 0 and report["files"][0]["added"] == 1
