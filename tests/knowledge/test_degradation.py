@@ -43,10 +43,12 @@ def test_vector_store_down_answers_from_keywords(fresh_service: Callable[..., Kn
     assert "vector_down" in ans.degraded and not ans.abstained
     assert ans.citations[0].id == "q3"
     assert svc.metrics["degraded_vector_down"] == 1
-    # the down backend is not retried on every turn: the next answer is fast
-    t = time.perf_counter()
+    # the down backend is not retried on every turn (each retry would wait for the connect timeout)
+    calls: list[object] = []
+    real_dense = svc.retriever.dense
+    svc.retriever.dense = lambda *a, **k: calls.append(a) or real_dense(*a, **k)  # type: ignore[method-assign]
     svc.answer("多久能发货", "default")
-    assert (time.perf_counter() - t) < 0.3
+    assert calls == []
     assert svc.metrics["degraded_vector_down"] == 2
 
 
