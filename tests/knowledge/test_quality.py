@@ -17,8 +17,8 @@ from tests.knowledge.conftest import SAMPLES
 def test_dev_set_quality(kb: KnowledgeService) -> None:
     report = evaluate(kb, load_cases(SAMPLES / "eval.jsonl"), "default")
     assert report["n"] == len(load_cases(SAMPLES / "eval.jsonl"))
-    assert report["recall@1"] >= 0.88
+    # measured 0.928 / 0.978 / 0.862 / 0.912 (docs/benchmarks.md); latency belongs to bench/, not here
+    assert report["recall@1"] >= 0.90
     assert report["recall@5"] >= 0.97
-    assert report["answered_in_scope"] >= 0.70
-    assert report["abstained_oos"] >= 0.85
-    assert report["p50_ms"] < 50
+    assert report["answered_in_scope"] >= 0.82
+    assert report["abstained_oos"] >= 0.88
