@@ -46,7 +46,7 @@ def main(files: list[str]) -> None:
     endpoints.write_text(yaml.safe_dump({"tracker_store": {"type": "in_memory"}}))
     port = free_port()
     log = s.home / "bench" / "rasa-parse.log"
-    proc, _ = start_rasa(model_path(s), endpoints, port, env, log, enable_api=True)
+    proc, _ = start_rasa(model_path(s), endpoints, port, env, log)
     try:
         for f in files:
             cases = load_cases(Path(f))

@@ -29,7 +29,7 @@ import psutil
 import yaml
 
 from bot.cli.supervisor import ServiceSpec, Supervisor, http_ok
-from bot.rasa_env import WINDOWED_SQL_STORE, child_env, rasa_bin
+from bot.rasa_env import WINDOWED_SQL_STORE, child_env, rasa_bin, server_command
 from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,12 +107,10 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def start_rasa(
-    model: Path, endpoints: Path, port: int, env: dict[str, str], log: Path, enable_api: bool = False
+    model: Path, endpoints: Path, port: int, env: dict[str, str], log: Path
 ) -> tuple[subprocess.Popen, float]:
-    argv = [str(rasa_bin(load_settings())), "run", "--model", str(model), "--endpoints", str(endpoints),
-            "--credentials", str(REPO / "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"]  # fmt: skip
-    if enable_api:
-        argv.append("--enable-api")
+    settings = load_settings({**env, "CSBOT_SERVICES__RASA_PORT": str(port)})
+    argv = server_command(settings, endpoints, model)  # the same command line `csbot run` uses
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip

@@ -203,11 +203,11 @@ def render_endpoints(settings: Settings) -> Path:
     return out
 
 
-def server_command(settings: Settings, endpoints: Path) -> list[str]:
+def server_command(settings: Settings, endpoints: Path, model: Path | None = None) -> list[str]:
     return [
         str(rasa_bin(settings)), "run",
         "--enable-api",
-        "--model", str(model_path(settings)),
+        "--model", str(model or model_path(settings)),
         "--endpoints", str(endpoints),
         "--credentials", str(settings.repo_root / "credentials.yml"),
         "--interface", settings.services.host,

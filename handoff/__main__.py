@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from bot.settings import load_settings
+from bot.serve import serve
 from handoff.app import create_app
 
-
-def main() -> None:
-    settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.services.host, port=settings.services.handoff_port,
-                log_level="info")  # fmt: skip
-
-
 if __name__ == "__main__":
-    main()
+    serve(create_app, "handoff", log_level="info")

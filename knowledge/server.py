@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from bot.security import AuthError, PermissionDenied, bearer_token, verify_token
+from bot.serve import serve
 from bot.settings import Settings, load_settings
 from knowledge import api
 from knowledge.service import KnowledgeService
@@ -73,11 +74,7 @@ def create_app(settings: Settings | None = None, service: KnowledgeService | Non
 
 
 def main() -> None:
-    import uvicorn
-
-    settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.services.host, port=settings.services.knowledge_port,
-                log_level="warning")  # fmt: skip
+    serve(create_app, "knowledge")
 
 
 if __name__ == "__main__":

@@ -117,12 +117,9 @@ def create_app(seed: Path = SEED) -> Starlette:
 
 
 def main() -> None:
-    import uvicorn
+    from bot.serve import serve
 
-    from bot.settings import load_settings
-
-    s = load_settings()
-    uvicorn.run(create_app(), host=s.services.host, port=s.services.orders_port, log_level="warning")
+    serve(lambda _settings: create_app(), "orders")
 
 
 if __name__ == "__main__":

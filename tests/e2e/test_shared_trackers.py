@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.cli.supervisor import http_ok
-from bot.rasa_env import model_path, rasa_bin
+from bot.rasa_env import child_env, server_command
 from bot.settings import load_settings
 
 from ..conftest import REPO, free_port
@@ -29,13 +29,10 @@ GREETINGS = ["你好", "在吗", "hello", "亲在吗", "有人吗", "您好", "�
 
 def second_rasa(p: Platform, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Another Rasa server with the same model and the endpoints file `csbot run` rendered for the first."""
-    s = load_settings(p.env)
     port = free_port()
+    s = load_settings({**p.env, "CSBOT_SERVICES__RASA_PORT": str(port)})
     proc = subprocess.Popen(
-        [str(rasa_bin(s)), "run", "--enable-api", "--model", str(model_path(s)),
-         "--endpoints", str(p.home / "endpoints.yml"), "--credentials", str(REPO / "credentials.yml"),
-         "--port", str(port), "-i", "127.0.0.1"],
-        env={**p.env, "PYTHONPATH": str(REPO), "RASA_TELEMETRY_ENABLED": "false"}, cwd=REPO,
+        server_command(s, p.home / "endpoints.yml"), env=child_env(s), cwd=REPO,
         stdout=(tmp / "rasa-b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,16 @@
+"""Serve an ASGI app on the host and the configured port of one platform service (``python -m <service>``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.settings import Settings, load_settings
+
+
+def serve(create_app: Callable[[Settings], Any], service: str, log_level: str = "warning") -> None:
+    import uvicorn
+
+    settings = load_settings()
+    port = getattr(settings.services, f"{service}_port")
+    uvicorn.run(create_app(settings), host=settings.services.host, port=port, log_level=log_level)
