@@ -25,13 +25,14 @@ class AnswerView:
     confidence: float
     source: str
     citations: list[CitationView] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AnswerView:
         cites = [CitationView(str(c.get("id", "")), str(c.get("title", "")), str(c.get("snippet", "")))
                  for c in d.get("citations") or []]  # fmt: skip
         return cls(str(d.get("text", "")), bool(d.get("abstained", True)), float(d.get("confidence", 0.0)),
-                   str(d.get("source", "")), cites)  # fmt: skip
+                   str(d.get("source", "")), cites, [str(x) for x in d.get("suggestions") or []][:3])  # fmt: skip
 
 
 class KnowledgeClient:

@@ -26,6 +26,12 @@ class KnowledgeConfig:
     gate_accept: float = 0.925
     gate_agree: float = 0.91
     gate_keyword_only: float = 0.55
+    # learned gate (knowledge/gate): "learned" (default) or "cosine" (the rule above only)
+    gate: str = "learned"
+    lexical_weight: float = 0.08
+    gate_threshold: float = 0.6
+    suggest_threshold: float = 0.3
+    offtopic_file: str = ""
     backend_retry_seconds: float = 5.0
     # answer cache (seed §2.5.7: 5-30 min)
     cache_ttl_seconds: int = 600
@@ -53,10 +59,16 @@ class KnowledgeConfig:
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ConfigError(f"knowledge.{name}", "a number", value)
                 value = kind(value)
+            elif kind is str and not isinstance(value, str):
+                raise ConfigError(f"knowledge.{name}", "a string", value)
             values[name] = value
         cfg = cls(**values)
         if not 300 <= cfg.cache_ttl_seconds <= 1800:
             raise ConfigError("knowledge.cache_ttl_seconds", "300..1800 (seed: 5-30 minutes)", cfg.cache_ttl_seconds)
+        if cfg.gate not in ("learned", "cosine"):
+            raise ConfigError("knowledge.gate", "learned or cosine", cfg.gate)
+        if not 0 < cfg.suggest_threshold <= cfg.gate_threshold < 1:
+            raise ConfigError("knowledge.gate_threshold", "0 < suggest_threshold <= gate_threshold < 1")
         if cfg.chunk_size < 50 or not 0 <= cfg.chunk_overlap < cfg.chunk_size // 2:
             raise ConfigError("knowledge.chunk_overlap", "0 <= overlap < chunk_size/2, chunk_size >= 50")
         return cfg

