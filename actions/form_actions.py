@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import customer_id, latest_entity, order_service
-from actions.knowledge_actions import looks_like_question, policy_answer
+from actions.knowledge_actions import kb_bar, policy_answer
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.orders.client import OrderError, normalize_order_id
 
@@ -107,8 +107,9 @@ class ActionTriageRequest(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         form = self.FORMS.get(intent, "return_form")
         text = tracker.latest_message.get("text") or ""
-        if not latest_entity(tracker, "order_id") and looks_like_question(text):
-            policy = await policy_answer(tracker)
+        bar = kb_bar(intent, text, bool(latest_entity(tracker, "order_id")))
+        if bar:
+            policy = await policy_answer(tracker, bar)
             if policy:
                 how = "申请退货退款" if form == "return_form" else "修改收货地址"
                 dispatcher.utter_message(text=f"{policy}\n需要我帮您{how}的话，直接告诉我就行～")

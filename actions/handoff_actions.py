@@ -8,6 +8,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.knowledge_actions import OFFER_HUMAN_BUTTONS, kb_bar, policy_answer
+
+
+def hand_off(dispatcher: CollectingDispatcher) -> list[EventType]:
+    # Queueing, assignment and the agent inbox belong to the handoff service (next milestone);
+    # until it takes conversations, the request is acknowledged and recorded in the tracker.
+    dispatcher.utter_message(
+        text="好的，正在为您转接人工客服，请稍候～ 人工客服在线时间为每天 9:00-22:00，"
+        "排队期间您也可以继续把问题描述发给我。"
+    )
+    return [SlotSet("offered_human", False)]
+
 
 class ActionRequestHuman(Action):
     def name(self) -> str:
@@ -16,13 +28,7 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        # Queueing, assignment and the agent inbox belong to the handoff service (next milestone);
-        # until it takes conversations, the request is acknowledged and recorded in the tracker.
-        dispatcher.utter_message(
-            text="好的，正在为您转接人工客服，请稍候～ 人工客服在线时间为每天 9:00-22:00，"
-            "排队期间您也可以继续把问题描述发给我。"
-        )
-        return [SlotSet("offered_human", False)]
+        return hand_off(dispatcher)
 
 
 class ActionDeclineHuman(Action):
@@ -34,3 +40,21 @@ class ActionDeclineHuman(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_anything_else")
         return [SlotSet("offered_human", False)]
+
+
+class ActionHandleComplaint(Action):
+    """A complaint that is really a question (秒杀的东西为啥不让用券) gets a sure KB answer and the offer of a
+    human; anything else is apologised for and handed to a human at once."""
+
+    def name(self) -> str:
+        return "action_handle_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        answer = await policy_answer(tracker, "sure") if kb_bar("complaint", text, False) else None
+        if answer:
+            text = f"{answer}\n还没解决的话，我马上帮您转人工客服。"
+            dispatcher.utter_message(text=text, buttons=OFFER_HUMAN_BUTTONS)
+            return [SlotSet("offered_human", True)]
+        dispatcher.utter_message(response="utter_complaint_sorry")
+        return hand_off(dispatcher)

@@ -31,8 +31,37 @@ def knowledge_client() -> KnowledgeClient:
 QUESTION_MARKERS = re.compile(r"怎|咋|如何|多久|几天|多少|多长|谁|哪|什么|啥|吗|么|嘛|能不能|可不可以|是否|[?？]")
 
 
+# "包裹在转运中心躺了4天了 一点动静都没有": a situation described at length, not a bare command (查物流)
+MIN_SITUATION_CHARS = 8
+# the customer asks us to act: start the task, do not lecture
+REQUEST_MARKERS = re.compile(r"我要|我想|帮我|给我|申请|麻烦")
+ORDER_INTENTS = ("order_status", "logistics", "cancel_order", "return_refund", "change_address")
+
+
 def looks_like_question(text: str) -> bool:
     return bool(QUESTION_MARKERS.search(text))
+
+
+def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
+    """How sure the KB must be to answer a message the NLU routed to ``intent``: "answer", "sure" or None.
+
+    The NLU labels some shop questions out_of_scope or complaint (我想导出我的个人信息 → out_of_scope), and
+    customers describe order problems without an order number (退货寄回去三天了钱还没退). The KB answers
+    those only when it is sure; messages routed to the KB itself (ask_question, nlu_fallback) and rule
+    questions worded like order requests (退货运费谁出) need the normal gate.
+    """
+    if intent in ("ask_question", "nlu_fallback"):
+        return "answer"
+    if intent == "out_of_scope":
+        return "sure"
+    if intent == "complaint":
+        return "sure" if looks_like_question(text) else None
+    if intent in ORDER_INTENTS and not has_order_id:
+        if looks_like_question(text):
+            return "answer"
+        if not REQUEST_MARKERS.search(text) and len(text.strip()) >= MIN_SITUATION_CHARS:
+            return "sure"
+    return None
 
 
 async def ask_kb(tracker: Tracker) -> AnswerView | None:
@@ -47,10 +76,12 @@ async def ask_kb(tracker: Tracker) -> AnswerView | None:
         return None
 
 
-async def policy_answer(tracker: Tracker) -> str | None:
-    """The KB's confident answer, formatted with sources; None when unsure or down."""
+async def policy_answer(tracker: Tracker, bar: str = "answer") -> str | None:
+    """The KB's answer (``bar="sure"``: only a very confident one), formatted with sources; None otherwise."""
     answer = await ask_kb(tracker)
-    return None if answer is None or answer.abstained else format_answer(answer.text, list(answer.citations))
+    if answer is None or answer.abstained or (bar == "sure" and not answer.sure):
+        return None
+    return format_answer(answer.text, list(answer.citations))
 
 
 def format_answer(text: str, citations: list[Any]) -> str:
@@ -86,3 +117,18 @@ class ActionAnswerQuestion(Action):
             return [SlotSet("offered_human", True)]
         dispatcher.utter_message(text=format_answer(answer.text, list(answer.citations)))
         return [SlotSet("offered_human", False)]
+
+
+class ActionOutOfScope(Action):
+    """The NLU says out of scope; the KB may still know (我想导出我的个人信息). Only a sure answer overrules it."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        answer = await policy_answer(tracker, "sure")
+        if answer:
+            dispatcher.utter_message(text=answer)
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return []

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import customer_id, latest_entity, order_service
-from actions.knowledge_actions import looks_like_question, policy_answer
+from actions.knowledge_actions import kb_bar, policy_answer
 from actions.orders.client import (
     MalformedOrderId,
     NotYourOrder,
@@ -79,10 +79,11 @@ class ActionHandleOrder(Action):
             if intent == "inform" and latest_entity(tracker, "phone"):
                 dispatcher.utter_message(text="收到手机号啦～ 不过查订单需要订单号，麻烦发一下 18 位的订单号哦")
                 return []
-            if intent in ORDER_TASKS and looks_like_question(text):
-                # 快递一般几天到 / 下单后多久发货: a policy question worded like an order request. Answer it
-                # from the KB when the KB is sure, and still offer to look at the customer's own order.
-                policy = await policy_answer(tracker)
+            bar = kb_bar(intent, text, False) if intent in ORDER_TASKS else None
+            if bar:
+                # 快递一般几天到 / 包裹在转运中心躺了4天了: a policy question or a described situation. Answer it
+                # from the KB when the KB is sure enough, and still offer to look at the customer's own order.
+                policy = await policy_answer(tracker, bar)
                 if policy:
                     dispatcher.utter_message(text=policy + "\n如果要查您自己的订单，发一下订单号给我就行～")
                     return [SlotSet("order_task", task)]

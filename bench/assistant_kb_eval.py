@@ -4,8 +4,9 @@ The KB eval (`csbot kb eval`) judges the knowledge base alone. In the assistant,
 only when Rasa routes it there (intent ask_question, or nlu_fallback when unsure); out_of_scope and other
 intents get their own replies. This script measures what a customer gets:
 
-* in-scope query answered = routed to the KB (ask_question / nlu_fallback, or an order intent worded as a
-  question without an order number, as the actions do), the KB answered, and its first citation is expected
+* in-scope query answered = the actions ask the KB for this intent (``actions.knowledge_actions.kb_bar``:
+  ask_question / nlu_fallback; order intents without an order number; out_of_scope and question-like
+  complaints only with a sure answer), the KB answered, and its first citation is expected
 * out-of-scope query abstained = not answered by the KB (routed elsewhere, or the KB abstained)
 
     CSBOT_HOME=... python -m bench.assistant_kb_eval knowledge/samples/eval.jsonl tests/data/kb_heldout.jsonl
@@ -25,16 +26,12 @@ from pathlib import Path
 import httpx
 import yaml
 
-from actions.knowledge_actions import looks_like_question
+from actions.knowledge_actions import kb_bar
 from bench.rasa_bench import free_port, start_rasa
 from bot.rasa_env import child_env, model_path
 from bot.settings import load_settings
 from knowledge.evaluation import load_cases
 from knowledge.service import KnowledgeService
-
-KB_INTENTS = {"ask_question", "nlu_fallback"}
-# KB first when worded as a question without an order number (action_handle_order, action_triage_request)
-ORDER_INTENTS = {"order_status", "logistics", "cancel_order", "return_refund", "change_address"}
 
 
 def main(files: list[str]) -> None:
@@ -57,10 +54,11 @@ def main(files: list[str]) -> None:
                 intent = parse["intent"]["name"]
                 routed[intent] = routed.get(intent, 0) + 1
                 answered_id = None
-                no_order = not any(e["entity"] == "order_id" for e in parse.get("entities", []))
-                if intent in KB_INTENTS or (intent in ORDER_INTENTS and no_order and looks_like_question(c.query)):
+                has_order = any(e["entity"] == "order_id" for e in parse.get("entities", []))
+                bar = kb_bar(intent, c.query, has_order)  # the same routing the actions use
+                if bar:
                     ans = svc.answer(c.query, s.default_tenant)
-                    if not ans.abstained and ans.citations:
+                    if not ans.abstained and ans.citations and (bar == "answer" or ans.sure):
                         answered_id = ans.citations[0].id.split("#")[0]
                 if c.expected:
                     ins += 1

@@ -26,13 +26,15 @@ class AnswerView:
     source: str
     citations: list[CitationView] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    sure: bool = False
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AnswerView:
         cites = [CitationView(str(c.get("id", "")), str(c.get("title", "")), str(c.get("snippet", "")))
                  for c in d.get("citations") or []]  # fmt: skip
         return cls(str(d.get("text", "")), bool(d.get("abstained", True)), float(d.get("confidence", 0.0)),
-                   str(d.get("source", "")), cites, [str(x) for x in d.get("suggestions") or []][:3])  # fmt: skip
+                   str(d.get("source", "")), cites, [str(x) for x in d.get("suggestions") or []][:3],
+                   bool(d.get("sure")) and not bool(d.get("abstained", True)))  # fmt: skip
 
 
 class KnowledgeClient:

@@ -31,6 +31,8 @@ class KnowledgeConfig:
     lexical_weight: float = 0.08
     gate_threshold: float = 0.6
     suggest_threshold: float = 0.3
+    # "sure": confident enough to overrule the NLU when it routed the message elsewhere (out_of_scope, complaint)
+    sure_threshold: float = 0.85
     offtopic_file: str = ""
     backend_retry_seconds: float = 5.0
     # answer cache (seed §2.5.7: 5-30 min)
@@ -67,8 +69,9 @@ class KnowledgeConfig:
             raise ConfigError("knowledge.cache_ttl_seconds", "300..1800 (seed: 5-30 minutes)", cfg.cache_ttl_seconds)
         if cfg.gate not in ("learned", "cosine"):
             raise ConfigError("knowledge.gate", "learned or cosine", cfg.gate)
-        if not 0 < cfg.suggest_threshold <= cfg.gate_threshold < 1:
-            raise ConfigError("knowledge.gate_threshold", "0 < suggest_threshold <= gate_threshold < 1")
+        if not 0 < cfg.suggest_threshold <= cfg.gate_threshold <= cfg.sure_threshold <= 1:
+            raise ConfigError("knowledge.gate_threshold",
+                              "0 < suggest_threshold <= gate_threshold <= sure_threshold <= 1")  # fmt: skip
         if cfg.chunk_size < 50 or not 0 <= cfg.chunk_overlap < cfg.chunk_size // 2:
             raise ConfigError("knowledge.chunk_overlap", "0 <= overlap < chunk_size/2, chunk_size >= 50")
         return cfg

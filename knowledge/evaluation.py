@@ -58,7 +58,7 @@ def evaluate(svc: KnowledgeService, cases: Sequence[EvalCase], tenant_id: str | 
     in_scope = answered = oos = abstained = 0
     latencies: list[float] = []
     rows = []
-    svc.search("预热", tenant_id)  # load the model and the catalog outside the timings
+    svc.warm_up(tenant_id)  # load the model, catalog and anchors outside the timings
     for case in cases:
         t = time.perf_counter()
         result, passages = svc.search(case.query, tenant_id)

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, service: KnowledgeService | Non
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(svc.migrate)
+        await asyncio.to_thread(svc.warm_up)
         yield
         svc.close()  # flushes batched hit counts
 

@@ -197,6 +197,13 @@ class KnowledgeService:
         self._ngrams[tenant_id] = (st.generation, version, stats)
         return stats
 
+    def warm_up(self, tenant_id: str | None = None) -> None:
+        """Load the model, catalog, n-gram stats and off-topic anchors before the first customer waits."""
+        try:
+            self.search("你好", tenant_id)
+        except CsbotError as exc:
+            log.warning("knowledge warm-up skipped: %s", exc)
+
     # --- answering ------------------------------------------------------------------------------
     def search(self, query: str, tenant_id: str | None = None) -> tuple[Retrieval, list[Passage]]:
         """Retrieve and gate without answering (used by evaluation and the admin API)."""
@@ -306,7 +313,8 @@ class KnowledgeService:
                 self.metrics[kind] += 1
                 log.warning("LLM failed (%s), answering from the knowledge base: %s", kind, exc)
                 degraded = (*degraded, kind)
-        return Answer(text, cites[:1] if source != "llm" else cites, conf, False, source, degraded, version)
+        sure = self.cfg.gate == "cosine" or result.confidence >= self.cfg.sure_threshold
+        return Answer(text, cites[:1] if source != "llm" else cites, conf, False, source, degraded, version, sure=sure)
 
     def _suggestions(self, result: Retrieval, passages: Sequence[Passage]) -> list[str]:
         if self.cfg.gate != "learned" or result.confidence < self.cfg.suggest_threshold:
@@ -418,4 +426,4 @@ def _from_cache(d: Mapping[str, Any], started: float) -> Answer:
     return Answer(text=d["text"], citations=[Citation(**c) for c in d["citations"]], confidence=d["confidence"],
                   abstained=d["abstained"], source=d["source"], degraded=tuple(d.get("degraded", ())),
                   kb_version=d.get("kb_version", ""), latency_ms=(time.perf_counter() - started) * 1000,
-                  cached=True, suggestions=list(d.get("suggestions", ())))  # fmt: skip
+                  cached=True, suggestions=list(d.get("suggestions", ())), sure=bool(d.get("sure")))  # fmt: skip

@@ -103,6 +103,8 @@ class Answer:
     candidates: list[Candidate] = field(default_factory=list)
     #: when abstaining but close: FAQ questions to offer ("您是不是想问")
     suggestions: list[str] = field(default_factory=list)
+    #: answered with confidence >= knowledge.sure_threshold (may overrule an NLU routing elsewhere)
+    sure: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -114,4 +116,5 @@ class Answer:
             "degraded": list(self.degraded),
             "kb_version": self.kb_version,
             "suggestions": list(self.suggestions),
+            "sure": self.sure,
         }

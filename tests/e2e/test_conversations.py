@@ -115,3 +115,37 @@ def test_invalid_json_is_rejected_and_server_keeps_serving(platform: Platform, b
                    headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
     assert r.status_code == 400 and r.json()["error"]
     assert "帮您" in platform.text(sender(), "你好")
+
+
+def test_shop_question_the_nlu_calls_out_of_scope_still_gets_the_kb_answer(platform: Platform) -> None:
+    # the NLU labels some shop questions out_of_scope; a sure KB answer overrules it, off-topic stays declined
+    reply = platform.text(sender(), "能寄到国外吗 我在美国")
+    assert "参考" in reply and "回答不了" not in reply
+    assert "回答不了" in platform.text(sender(), "帮我写一首关于秋天的诗")
+
+
+def test_complaint_worded_as_a_question_gets_an_answer_and_a_human_offer(platform: Platform) -> None:
+    s = sender()
+    first = platform.say(s, "客服处理得太敷衍了 找谁投诉")[-1]
+    assert "参考" in first["text"] and any("人工" in b["title"] for b in first.get("buttons") or [])
+    assert "转接人工客服" in platform.text(s, "/affirm")
+
+
+def test_plain_complaint_is_apologised_for_and_handed_off(platform: Platform) -> None:
+    replies = [m["text"] for m in platform.say(sender(), "你们这服务太差劲了 气死我了")]
+    assert any("抱歉" in t for t in replies) and any("转接人工客服" in t for t in replies)
+
+
+def test_described_logistics_problem_gets_policy_and_an_order_lookup_offer(platform: Platform) -> None:
+    reply = platform.text(sender(), "包裹在转运中心躺了四天了 一点动静都没有")
+    assert "参考" in reply and "订单号" in reply
+
+
+def test_unsure_answer_offers_the_nearest_questions_as_buttons(platform: Platform) -> None:
+    s = sender()
+    reply = platform.say(s, "人在新加坡 能买你们家东西不")[-1]
+    titles = [b["title"] for b in reply.get("buttons") or []]
+    assert "是不是想问" in reply["text"] and len(titles) >= 2 and "转人工客服" in titles
+    # a suggestion sent back as the customer's message gets that FAQ's answer
+    picked = next(t for t in titles if t != "转人工客服")
+    assert "参考" in platform.text(s, picked)

@@ -131,7 +131,7 @@ def test_cosine_gate_is_still_selectable(fresh_service: Callable[..., KnowledgeS
 def test_unsure_answers_offer_the_nearest_faqs(fresh_service: Callable[..., KnowledgeService],
                                                tmp_path: Path) -> None:  # fmt: skip
     # thresholds set so that everything abstains and anything not clearly off topic gets suggestions
-    svc = fresh_service({"knowledge": {"gate_threshold": 0.999999, "suggest_threshold": 0.05}})
+    svc = fresh_service({"knowledge": {"gate_threshold": 0.999999, "sure_threshold": 1.0, "suggest_threshold": 0.05}})
     svc.import_paths([write_jsonl(tmp_path / "faq.jsonl", SMALL_FAQ)], "default")
     near = svc.answer("退货流程怎么走", "default")
     assert near.abstained and near.suggestions and near.suggestions[0] == "怎么申请退货？"
