@@ -34,6 +34,7 @@ class KnowledgeConfig:
     # "sure": confident enough to overrule the NLU when it routed the message elsewhere (out_of_scope, complaint)
     sure_threshold: float = 0.85
     offtopic_file: str = ""
+    gate_weights: str = ""  # a file written by python -m knowledge.gate.train (default: the shipped weights)
     backend_retry_seconds: float = 5.0
     # answer cache (seed §2.5.7: 5-30 min)
     cache_ttl_seconds: int = 600

@@ -29,7 +29,7 @@ from knowledge.cache import AnswerCache
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings.base import Embedder
 from knowledge.embeddings.factory import create_embedder
-from knowledge.gate.anchors import OffTopicAnchors
+from knowledge.gate.anchors import OffTopicAnchors, other_platforms
 from knowledge.gate.decide import decide
 from knowledge.gate.model import GateModel
 from knowledge.indexing import IndexWriter, VersionInfo, section_text
@@ -60,6 +60,12 @@ def retrieval_text(masked: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Lexicon:
+    stats: NgramStats
+    foreign_platforms: tuple[str, ...]  # other platforms' names this tenant's KB never mentions
+
+
+@dataclass(frozen=True)
 class _TenantState:
     generation: int
     version: VersionInfo | None
@@ -78,7 +84,7 @@ class KnowledgeService:
         self._embedders: dict[str, Embedder] = {}
         self._states: dict[str, _TenantState] = {}
         self._catalogs: dict[str, tuple[int, str, Any]] = {}
-        self._ngrams: dict[str, tuple[int, str, NgramStats]] = {}
+        self._ngrams: dict[str, tuple[int, str, _Lexicon]] = {}
         self._hits: Counter[tuple[str, int]] = Counter()
         self._hits_flushed = time.monotonic()
         self._lock = threading.RLock()
@@ -125,7 +131,13 @@ class KnowledgeService:
 
     @cached_property
     def gate_model(self) -> GateModel:
-        return GateModel.load()
+        if not self.cfg.gate_weights:
+            return GateModel.load()
+        path = Path(self.cfg.gate_weights).expanduser()
+        try:
+            return GateModel.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CsbotError(f"knowledge.gate_weights: cannot use {path}: {exc}") from None
 
     @cached_property
     def anchors(self) -> OffTopicAnchors:
@@ -186,16 +198,18 @@ class KnowledgeService:
         self._catalogs[tenant_id] = (st.generation, version, cat)
         return cat
 
-    def _ngram_stats(self, tenant_id: str, st: _TenantState) -> NgramStats:
+    def _lexicon(self, tenant_id: str, st: _TenantState) -> _Lexicon:
         version = st.version.name if st.version else ""
         cached = self._ngrams.get(tenant_id)
         if cached is not None and cached[0] == st.generation and cached[1] == version:
             return cached[2]
         faqs, sections = self._catalog(tenant_id, st)
         texts = [_faq_text(f) for f in faqs.values() if f.enabled] + [_section_text(x) for x in sections.values()]
-        stats = NgramStats(texts)
-        self._ngrams[tenant_id] = (st.generation, version, stats)
-        return stats
+        everything = "\n".join(texts).lower() + "\n" + "\n".join(f.answer for f in faqs.values()).lower()
+        foreign = tuple(p for p in other_platforms() if p not in everything)
+        lex = _Lexicon(NgramStats(texts), foreign)
+        self._ngrams[tenant_id] = (st.generation, version, lex)
+        return lex
 
     def warm_up(self, tenant_id: str | None = None) -> None:
         """Load the model, catalog, n-gram stats and off-topic anchors before the first customer waits."""
@@ -248,12 +262,16 @@ class KnowledgeService:
         """Re-rank with lexical evidence and decide with the learned gate (not when vectors are down)."""
         if "vector_down" in result.degraded:
             return result, passages
-        d = decide(query, result.query_vector, result.candidates, texts, self._ngram_stats(tenant_id, st),
-                   self.anchors, embedder, self.gate_model, self.cfg.lexical_weight)  # fmt: skip
-        ok = d.probability >= self.cfg.gate_threshold
+        lex = self._lexicon(tenant_id, st)
+        d = decide(query, result.query_vector, result.candidates, texts, lex.stats, self.anchors, embedder,
+                   self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms)  # fmt: skip
+        ok = d.probability >= self.cfg.gate_threshold and not d.other_platform
+        reason = "gate" if ok else ("other_platform" if d.other_platform else "low_confidence")
+        # another platform's rules are not ours: no answer and no "did you mean" either
+        confidence = 0.0 if d.other_platform else d.probability
         feats = {**result.features, **d.features, "p_answer": d.probability}
-        ranked = replace(result, candidates=[result.candidates[i] for i in d.order], confidence=d.probability,
-                         accepted=ok, reason="gate" if ok else "low_confidence", features=feats)  # fmt: skip
+        ranked = replace(result, candidates=[result.candidates[i] for i in d.order], confidence=confidence,
+                         accepted=ok, reason=reason, features=feats)  # fmt: skip
         return ranked, [passages[i] for i in d.order]
 
     def answer(self, query: str, tenant_id: str = "default", conversation_id: str | None = None) -> Answer:

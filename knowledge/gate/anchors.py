@@ -19,6 +19,7 @@ from knowledge.embeddings.base import Embedder
 
 log = logging.getLogger(__name__)
 SHIPPED = Path(__file__).with_name("offtopic_zh.txt")
+PLATFORMS = Path(__file__).with_name("platforms_zh.txt")
 
 
 def read_lines(paths: Sequence[Path]) -> list[str]:
@@ -73,3 +74,8 @@ class OffTopicAnchors:
         sims = vecs @ np.asarray(query_vector, dtype=np.float32)
         i = int(np.argmax(sims))
         return float(sims[i]), self.lines[i]
+
+
+def other_platforms() -> tuple[str, ...]:
+    """Names of other shopping platforms/apps (lower case), longest first so 88vip wins over a shorter hit."""
+    return tuple(sorted({n.lower() for n in read_lines([PLATFORMS])}, key=len, reverse=True))

@@ -7,7 +7,8 @@ written blind goes from 0.89 (dense cosine) to 0.95.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,11 +26,12 @@ class Decision:
     probability: float
     features: dict[str, float]
     offtopic_anchor: str
+    other_platform: str = ""  # a platform the question names and the KB never mentions (淘宝, 拼多多…)
 
 
 def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate], texts: Sequence[str],
            stats: NgramStats, anchors: OffTopicAnchors, embedder: Embedder, model: GateModel,
-           lexical_weight: float) -> Decision:  # fmt: skip
+           lexical_weight: float, foreign_platforms: Collection[str] = ()) -> Decision:  # fmt: skip
     """``texts[i]`` is the lexical text of ``candidates[i]`` (an FAQ's phrasings, or a section)."""
     q_grams = char_grams(query)
     q_vec = stats.vector(q_grams)
@@ -45,4 +47,6 @@ def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate]
         "coverage_kb": stats.coverage(q_grams),
         "offtopic_gap": candidates[top].dense - anchor_sim,
     }
-    return Decision(order, model.probability(feats), feats, anchor)
+    lowered = unicodedata.normalize("NFKC", query).lower()
+    platform = next((p for p in foreign_platforms if p in lowered), "")
+    return Decision(order, model.probability(feats), feats, anchor, platform)

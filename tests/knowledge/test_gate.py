@@ -140,3 +140,20 @@ def test_unsure_answers_offer_the_nearest_faqs(fresh_service: Callable[..., Know
     assert cached.cached and cached.suggestions == near.suggestions
     far = svc.answer("帮我写一首关于秋天的诗", "default")
     assert far.abstained and far.suggestions == []
+
+
+def test_other_platforms_rules_are_declined_unless_the_kb_mentions_the_platform(
+    fresh_service: Callable[..., KnowledgeService], tmp_path: Path
+) -> None:
+    svc = fresh_service()
+    douyin = {"id": "q9", "question": "抖音小店买的东西怎么退？", "answer": "抖音小店订单请在抖音App内申请售后。"}
+    faq = [*SMALL_FAQ, douyin]
+    svc.import_paths([write_jsonl(tmp_path / "faq.jsonl", faq)], "default")
+    declined = svc.answer("拼多多的仅退款怎么申请", "default")
+    assert declined.abstained and declined.suggestions == [] and declined.confidence == 0.0
+    assert svc.search("淘宝88VIP退货包运费吗", "default")[0].reason == "other_platform"
+    # this shop's KB talks about its 抖音 store: a 抖音 question is the shop's own
+    ours, passages = svc.search("抖音小店下的单怎么退货", "default")
+    assert ours.reason != "other_platform" and passages[0].id == "q9"
+    # everyday words that contain a platform-like string are not platform names
+    assert svc.search("退货去哪儿申请", "default")[0].reason != "other_platform"

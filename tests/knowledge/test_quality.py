@@ -17,9 +17,9 @@ from tests.knowledge.conftest import SAMPLES
 def test_dev_set_quality(kb: KnowledgeService) -> None:
     report = evaluate(kb, load_cases(SAMPLES / "eval.jsonl"), "default")
     assert report["n"] == len(load_cases(SAMPLES / "eval.jsonl"))
-    # measured 0.949 / 0.986 / 0.978 / 0.912 with the learned gate (docs/benchmarks.md); the gate's weights
+    # measured 0.949 / 0.986 / 0.978 / 0.941 with the learned gate (docs/benchmarks.md); the gate's weights
     # were fitted on this set, so these floors guard the code path, not generalisation (see kb_heldout2)
     assert report["recall@1"] >= 0.93
     assert report["recall@5"] >= 0.97
     assert report["answered_in_scope"] >= 0.94
-    assert report["abstained_oos"] >= 0.88
+    assert report["abstained_oos"] >= 0.9
