@@ -6,7 +6,10 @@ Every request needs ``Authorization: Bearer <jwt>`` (401 without/invalid) with r
 
 Routes: ``GET/POST /faqs``, ``GET/PUT/DELETE /faqs/{id}``, ``GET /documents``,
 ``PUT/DELETE /documents/{filename}`` (the file is the raw request body), ``POST /rebuild``,
-``POST /switch``, ``POST /rollback``, ``GET /status``, ``GET /lowconf``, ``POST /ask``.
+``POST /switch``, ``POST /rollback``, ``GET /status``, ``GET /lowconf``, ``POST /ask``,
+``PUT /import/{filename}`` (an FAQ file or a document, incremental, like ``csbot kb import``) and
+``POST /eval`` (``{"lines": "<eval JSONL>", "details": false}``, like ``csbot kb eval``). ``csbot kb`` uses
+the last two while the platform runs, because the embedded stores accept one process.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from bot.security import AuthError, PermissionDenied, Principal, bearer_token, v
 from bot.settings import Settings
 from bot.storage.models import Doc, Faq
 from knowledge import repository as repo
+from knowledge.evaluation import evaluate, load_cases
 from knowledge.ingest import FileReport
 from knowledge.service import KnowledgeService
 from knowledge.text.faq_files import record_from_mapping
-from knowledge.text.loaders import DOC_TYPES, load_document
+from knowledge.text.loaders import DOC_TYPES, FAQ_TYPES, load_document
 
 Handler = Callable[[Request, Principal], Awaitable[Any]]
 
@@ -175,6 +179,43 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         audit(p, "kb.doc.delete", "doc", filename, {"sections": n})
         return {"deleted": filename, "sections": n}
 
+    # --- bulk import and evaluation (csbot kb import / eval while the platform runs) -----------------
+    def _import(p: Principal, filename: str, data: bytes) -> FileReport:
+        suffix = Path(filename).suffix.lower()
+        if Path(filename).name != filename or suffix not in FAQ_TYPES | DOC_TYPES:
+            kinds = ", ".join(sorted(FAQ_TYPES | DOC_TYPES))
+            raise InvalidInput(f"{filename}: expected a plain file name ending in {kinds}")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            path.write_bytes(data)
+            report = svc.import_paths([path], p.tenant_id)[0]
+        report.path = filename
+        if report.error:  # the temporary directory means nothing to the caller
+            report.error = report.error.replace(str(path), filename).replace(tmp, "")
+        audit(p, "kb.import", "file", filename, {"status": report.status, "added": report.added,
+                                                  "updated": report.updated, "removed": report.removed})  # fmt: skip
+        return report
+
+    async def put_import(request: Request, p: Principal) -> Any:
+        size = int(request.headers.get("content-length") or 0)
+        if size > svc.cfg.max_bytes:
+            raise InvalidInput(f"{size / 1e6:.1f} MB is over the {svc.cfg.max_file_mb:g} MB limit")
+        data = await request.body()
+        return (await run(_import, p, request.path_params["filename"], data)).to_dict()
+
+    def _eval(p: Principal, lines: str, details: bool) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "eval.jsonl"
+            path.write_text(lines, encoding="utf-8")
+            cases = load_cases(path)
+        return evaluate(svc, cases, p.tenant_id, details)
+
+    async def post_eval(request: Request, p: Principal) -> Any:
+        data = await body_json(request)
+        if not isinstance(data.get("lines"), str):
+            raise InvalidInput('expected {"lines": "<eval JSONL text>"}')
+        return await run(_eval, p, data["lines"], bool(data.get("details")))
+
     # --- versions ------------------------------------------------------------------------------
     async def rebuild(request: Request, p: Principal) -> Any:
         data = await body_json(request)
@@ -225,6 +266,8 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         Route("/status", endpoint(status), methods=["GET"]),
         Route("/lowconf", endpoint(lowconf), methods=["GET"]),
         Route("/ask", endpoint(ask), methods=["POST"]),
+        Route("/import/{filename}", endpoint(put_import), methods=["PUT"]),
+        Route("/eval", endpoint(post_eval), methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.knowledge = svc

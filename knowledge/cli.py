@@ -48,6 +48,16 @@ def kb_service() -> Iterator[Any]:
         svc.close()
 
 
+def _remote():  # type: ignore[no-untyped-def]
+    """The running platform's knowledge service (None when the platform is not running in this home)."""
+    from knowledge.remote import RemoteKnowledge
+
+    try:
+        return RemoteKnowledge.running(load_settings())
+    except CsbotError as exc:
+        _fail(exc)
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(1)
@@ -61,12 +71,28 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the per-file report as JSON"),
 ) -> None:
     """Import (incrementally) FAQ files and documents; prints a per-file report."""
-    from knowledge.ingest import expand_paths
+    from knowledge.ingest import FileReport, expand_paths
 
-    with kb_service() as svc:
-        files = expand_paths(paths)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=as_json or not err.is_terminal) as bar:  # fmt: skip
+    files = expand_paths(paths)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, disable=as_json or not err.is_terminal)  # fmt: skip
+    remote = _remote()
+    if remote is not None:
+        # the platform runs and owns the embedded stores: its knowledge service imports, the bot sees it at once
+        if prune:
+            _fail(CsbotError("--prune needs the whole FAQ set in one process: stop the platform first"))
+        err.print(f"the platform is running: importing through its knowledge service ({remote.base_url})")
+        tenant_id = tenant or load_settings().default_tenant
+        reports = []
+        with bar:
+            task = bar.add_task("importing", total=len(files))
+            for f in files:
+                bar.update(task, description=f"importing {f.name}")
+                reports.append(FileReport(**remote.import_file(f, tenant_id)))
+                bar.update(task, advance=1)
+        remote.close()
+    else:
+        with kb_service() as svc, bar:
             task = bar.add_task("importing", total=len(files))
 
             def on_file(report):  # type: ignore[no-untyped-def]
@@ -99,8 +125,18 @@ def eval_cmd(
     """Measure retrieval and gating on an eval file; prints one JSON object."""
     from knowledge.evaluation import evaluate, load_cases
 
-    with kb_service() as svc:
-        report = evaluate(svc, load_cases(file), tenant, details)
+    remote = _remote()
+    if remote is not None:
+        try:
+            load_cases(file)  # a malformed file fails here, with its line number, before anything is sent
+            report = remote.evaluate(file, tenant or load_settings().default_tenant, details)
+        except CsbotError as exc:
+            _fail(exc)
+        finally:
+            remote.close()
+    else:
+        with kb_service() as svc:
+            report = evaluate(svc, load_cases(file), tenant, details)
     text = json.dumps(report, ensure_ascii=False)
     if as_json:
         sys.stdout.write(text + "\n")
@@ -111,9 +147,18 @@ def eval_cmd(
 @app.command("ask")
 def ask_cmd(query: str, tenant: str = typer.Option(None, "--tenant", "-t")) -> None:
     """Answer one question as the bot would."""
-    with kb_service() as svc:
-        ans = svc.answer(query, tenant or svc.default_tenant)
-    out.print_json(json.dumps(ans.to_dict(), ensure_ascii=False))
+    remote = _remote()
+    if remote is not None:
+        try:
+            answer = remote.ask(query, tenant or load_settings().default_tenant)
+        except CsbotError as exc:
+            _fail(exc)
+        finally:
+            remote.close()
+    else:
+        with kb_service() as svc:
+            answer = svc.answer(query, tenant or svc.default_tenant).to_dict()
+    out.print_json(json.dumps(answer, ensure_ascii=False))
 
 
 @app.command("rebuild")

@@ -100,3 +100,25 @@ def test_document_upload_versions_and_status(api: tuple[TestClient, KnowledgeSer
     with svc.db.session() as s:
         actions = {a.action for a in s.scalars(select(AuditLog))}
     assert {"kb.doc.upload", "kb.rebuild", "kb.rollback", "kb.switch", "kb.doc.delete"} <= actions
+
+
+def test_bulk_import_and_eval_endpoints(api: tuple[TestClient, KnowledgeService], tmp_path: Path) -> None:
+    client, svc = api
+    h = auth(client, {"kb_admin"})
+    body = '{"id": "q7", "question": "能开发票吗？", "answer": "能，在订单详情页申请电子发票。"}\n'.encode()
+    assert client.put("/import/more.jsonl", content=body, headers=auth(client, {"agent"})).status_code == 403
+    r = client.put("/import/more.jsonl", content=body, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["added"] == 1
+    assert client.put("/import/more.jsonl", content=body, headers=h).json()["status"] == "unchanged"
+    assert client.put("/import/..%2Fevil.jsonl", content=body, headers=h).status_code in (400, 404)
+    assert client.put("/import/virus.exe", content=b"MZ", headers=h).status_code == 400
+    broken = client.put("/import/bad.jsonl", content=b'{"id": "x"}\n', headers=h).json()
+    assert broken["status"] == "error" and "bad.jsonl" in broken["error"] and "/tmp" not in broken["error"]
+    with svc.db.session() as s:
+        assert "kb.import" in {a.action for a in s.scalars(select(AuditLog))}
+
+    lines = '{"query": "我想退货", "expected": ["q1"]}\n{"query": "明天会下雨吗", "expected": []}\n'
+    report = client.post("/eval", json={"lines": lines}, headers=h).json()
+    assert report["n"] == 2 and report["recall@1"] == 1.0 and report["abstained_oos"] == 1.0
+    assert client.post("/eval", json={"lines": "{oops"}, headers=h).status_code == 400
+    assert client.post("/eval", json={"cases": []}, headers=h).status_code == 400

@@ -1,0 +1,77 @@
+"""The running platform's knowledge service, for ``csbot kb`` commands while ``csbot run`` is up.
+
+milvus-lite and tantivy accept one process; while the platform runs, the knowledge service is that process.
+Rather than failing, ``csbot kb import/eval/ask`` send the work to it over the admin API (JWT role kb_admin,
+minted from this home's secret), so the running bot sees the change at once. Only this home's platform
+counts: the service is found through ``$CSBOT_HOME/run/status.json``, never by probing a port.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.cli.supervisor import pid_alive, read_status
+from bot.errors import CsbotError
+from bot.security import Principal, issue_token
+from bot.settings import Settings
+
+
+class RemoteKnowledge:
+    def __init__(self, base_url: str, secret: str, issuer: str, timeout: float = 600.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._issuer = issuer
+        self._client = httpx.Client(timeout=timeout)
+
+    @classmethod
+    def running(cls, settings: Settings) -> RemoteKnowledge | None:
+        info = ((read_status(settings.run_dir) or {}).get("services") or {}).get("knowledge") or {}
+        pid, health = info.get("pid"), str(info.get("health_url") or "")
+        if info.get("state") != "ready" or not pid or not health.endswith("/health"):
+            return None
+        if not pid_alive(int(pid)):  # a status file left by a platform that was killed
+            return None
+        try:
+            if httpx.get(health, timeout=2.0).status_code != 200:
+                return None
+        except httpx.HTTPError:
+            return None
+        return cls(health.removesuffix("/health"), settings.jwt_secret, settings.jwt_issuer)
+
+    def _headers(self, tenant_id: str) -> dict[str, str]:
+        who = Principal(0, tenant_id, frozenset({"kb_admin"}), "csbot-cli")
+        token = issue_token(self._secret, who, ttl_minutes=60, issuer=self._issuer, now=dt.datetime.now(dt.UTC))
+        return {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method: str, path: str, tenant_id: str, **kw: Any) -> Any:
+        try:
+            resp = self._client.request(method, f"{self.base_url}/api/kb{path}", headers=self._headers(tenant_id),
+                                        **kw)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise CsbotError(f"the running knowledge service at {self.base_url} did not answer: {exc}") from None
+        body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+        if resp.status_code >= 400:
+            raise CsbotError(f"knowledge service: {body.get('error') or resp.text[:200]}")
+        return body
+
+    def import_file(self, path: Path, tenant_id: str) -> dict[str, Any]:
+        """One file's report; a file the service rejects becomes an error report, the batch goes on."""
+        try:
+            return self._call("PUT", f"/import/{path.name}", tenant_id, content=path.read_bytes())
+        except (CsbotError, OSError) as exc:
+            return {"path": path.name, "kind": "", "status": "error", "added": 0, "updated": 0, "unchanged": 0,
+                    "removed": 0, "embedded": 0, "error": str(exc), "seconds": 0.0, "notes": []}  # fmt: skip
+
+    def evaluate(self, eval_file: Path, tenant_id: str, details: bool) -> dict[str, Any]:
+        lines = eval_file.read_text(encoding="utf-8")
+        return self._call("POST", "/eval", tenant_id, json={"lines": lines, "details": details})
+
+    def ask(self, query: str, tenant_id: str) -> dict[str, Any]:
+        return self._call("POST", "/ask", tenant_id, json={"query": query})
+
+    def close(self) -> None:
+        self._client.close()
