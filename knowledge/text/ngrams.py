@@ -10,6 +10,7 @@ features.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import unicodedata
 from collections import Counter
@@ -32,7 +33,19 @@ def char_grams(text: str) -> Counter[str]:
             out[seg] += 1
             continue
         out.update(seg)
-        out.update(seg[i : i + 2] for i in range(len(seg) - 1))
+        out.update(map(operator.add, seg, seg[1:]))
+    return out
+
+
+def _gram_set(text: str) -> set[str]:
+    """The distinct grams of ``char_grams`` (document frequency needs presence only; ~2x faster)."""
+    out: set[str] = set()
+    for seg in _SEGMENTS.findall(unicodedata.normalize("NFKC", text).lower()):
+        if "\u4e00" <= seg[0] <= "\u9fff":
+            out.update(seg)
+            out.update(map(operator.add, seg, seg[1:]))
+        else:
+            out.add(seg)
     return out
 
 
@@ -47,7 +60,7 @@ class NgramStats:
         self.df: Counter[str] = Counter()
         self.n = 0
         for text in texts:
-            self.df.update(char_grams(text[:_DF_PREFIX]).keys())
+            self.df.update(_gram_set(text[:_DF_PREFIX]))
             self.n += 1
 
     def idf(self, gram: str) -> float:

