@@ -4,7 +4,8 @@
 Every request needs ``Authorization: Bearer <jwt>`` (401 without/invalid) with role ``kb_admin`` or
 ``admin`` (403 otherwise); the tenant comes from the token, never from the request.
 
-Routes: ``GET/POST /faqs``, ``GET/PUT/DELETE /faqs/{id}``, ``GET /documents``,
+Routes: ``GET/POST /faqs`` (``?q=`` substring search, ``?category=``, ``?sort=hits`` hot questions first),
+``GET/PUT/DELETE /faqs/{id}``, ``GET /documents``,
 ``PUT/DELETE /documents/{filename}`` (the file is the raw request body), ``POST /rebuild``,
 ``POST /switch``, ``POST /rollback``, ``GET /status``, ``GET /lowconf``, ``POST /ask``,
 ``PUT /import/{filename}`` (an FAQ file or a document, incremental, like ``csbot kb import``) and
@@ -96,11 +97,25 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         limit = min(int(request.query_params.get("limit", 100)), 1000)
         offset = int(request.query_params.get("offset", 0))
         category = request.query_params.get("category")
+        text = (request.query_params.get("q") or "").strip()[:100]
+        order = request.query_params.get("sort", "id")
+        if order not in ("id", "hits"):
+            raise InvalidInput("sort must be id or hits")
         with svc.db.session() as s:
             q = select(Faq).where(Faq.tenant_id == p.tenant_id)
             if category:
                 q = q.where(Faq.category == category)
-            rows = s.scalars(q.order_by(Faq.ext_id).limit(limit).offset(offset)).all()
+            # "hits": the hot questions first (seed §2.5: hot FAQs), ties by id
+            sort = (Faq.hit_count.desc(), Faq.ext_id) if order == "hits" else (Faq.ext_id,)
+            if not text:
+                rows = s.scalars(q.order_by(*sort).limit(limit).offset(offset)).all()
+            else:
+                # the back office's search box: a substring of the question, a similar question or the answer
+                # (filtered here: similar_questions is a JSON column, stored escaped)
+                needle = text.lower()
+                found = [r for r in s.scalars(q.order_by(*sort))
+                         if needle in " ".join([r.question, r.answer_text or "", *(r.similar_questions or [])]).lower()]
+                rows = found[offset : offset + limit]  # fmt: skip
             return {"items": [_faq_json(r) for r in rows]}
 
     async def get_faq(request: Request, p: Principal) -> Any:

@@ -122,3 +122,19 @@ def test_bulk_import_and_eval_endpoints(api: tuple[TestClient, KnowledgeService]
     assert report["n"] == 2 and report["recall@1"] == 1.0 and report["abstained_oos"] == 1.0
     assert client.post("/eval", json={"lines": "{oops"}, headers=h).status_code == 400
     assert client.post("/eval", json={"cases": []}, headers=h).status_code == 400
+
+
+def test_faq_search_and_hot_questions(api: tuple[TestClient, KnowledgeService]) -> None:
+    client, svc = api
+    h = auth(client, {"kb_admin"})
+    ids = lambda r: [i["id"] for i in r.json()["items"]]  # noqa: E731
+    assert ids(client.get("/faqs", params={"q": "流程"}, headers=h)) == ["q1"]  # a similar question matches
+    assert ids(client.get("/faqs", params={"q": "48小时"}, headers=h)) == ["q2"]  # so does the answer
+    assert ids(client.get("/faqs", params={"q": "%"}, headers=h)) == []
+    assert ids(client.get("/faqs", params={"q": "流程"}, headers=auth(client, {"kb_admin"}, "other"))) == []
+    for _ in range(3):  # answers from the cache count as hits too
+        svc.answer("支持哪些支付方式", "shop1")
+    svc.flush_hits()
+    hot = ids(client.get("/faqs", params={"sort": "hits"}, headers=h))
+    assert hot[0] == "q3"
+    assert client.get("/faqs", params={"sort": "mood"}, headers=h).status_code == 400
