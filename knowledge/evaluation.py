@@ -1,7 +1,9 @@
 """``csbot kb eval``: recall@1/@5, MRR, in-scope answered, out-of-scope abstained, latency percentiles.
 
 An eval line is ``{"query": "...", "expected": ["faq-id" | "doc:<source stem>", ...]}``; ``[]`` means the
-system should abstain. A document hit matches ``doc:<stem>`` whatever its section. Latency is the full
+system should abstain. A document hit matches ``doc:<stem>`` whatever its section. Beyond the issue's
+fields: ``answered_correct`` (answered with an expected source first) and ``self_service`` (that, or an
+expected FAQ among the suggestions offered when abstaining). Latency is the full
 ``search`` path (embedding + both retrievers + fusion + gating), no cache and no LLM.
 """
 
@@ -55,7 +57,7 @@ def _pct(values: Sequence[float], q: float) -> float:
 def evaluate(svc: KnowledgeService, cases: Sequence[EvalCase], tenant_id: str | None = None,
              details: bool = False) -> dict[str, Any]:  # fmt: skip
     r1 = r5 = rr = 0.0
-    in_scope = answered = oos = abstained = 0
+    in_scope = answered = oos = abstained = correct = suggested = 0
     latencies: list[float] = []
     rows = []
     svc.warm_up(tenant_id)  # load the model, catalog and anchors outside the timings
@@ -71,9 +73,12 @@ def evaluate(svc: KnowledgeService, cases: Sequence[EvalCase], tenant_id: str | 
             if key not in ranked:
                 ranked.append(key)
         rank = next((n for n, i in enumerate(ranked, 1) if _matches(i, case.expected)), None)
+        offered = [p.id for p in svc.suggestions_for(result, passages)]
         if case.expected:
             in_scope += 1
             answered += int(result.accepted)
+            correct += int(result.accepted and rank == 1)
+            suggested += int(not result.accepted and any(_matches(i, case.expected) for i in offered))
             r1 += int(rank == 1)
             r5 += int(rank is not None and rank <= 5)
             rr += 1.0 / rank if rank else 0.0
@@ -93,6 +98,9 @@ def evaluate(svc: KnowledgeService, cases: Sequence[EvalCase], tenant_id: str | 
         "mrr": round(rr / n_in, 4),
         "answered_in_scope": round(answered / n_in, 4),
         "abstained_oos": round(abstained / max(oos, 1), 4),
+        # what a customer gets: the right answer, or the right FAQ among the "您是不是想问" buttons
+        "answered_correct": round(correct / n_in, 4),
+        "self_service": round((correct + suggested) / n_in, 4),
         "p50_ms": round(_pct(latencies, 0.5), 2),
         "p99_ms": round(_pct(latencies, 0.99), 2),
         "in_scope": in_scope,

@@ -320,7 +320,7 @@ class KnowledgeService:
         conf = round(result.confidence, 4)
         if not result.accepted or not passages:
             return Answer(CLARIFY, cites[:3], conf, True, "none", result.degraded, version,
-                          suggestions=self._suggestions(result, passages))  # fmt: skip
+                          suggestions=[p.title for p in self.suggestions_for(result, passages)])  # fmt: skip
         top = result.candidates[0]
         source = top.kind
         degraded = result.degraded
@@ -338,14 +338,15 @@ class KnowledgeService:
         sure = self.cfg.gate == "cosine" or result.confidence >= self.cfg.sure_threshold
         return Answer(text, cites[:1] if source != "llm" else cites, conf, False, source, degraded, version, sure=sure)
 
-    def _suggestions(self, result: Retrieval, passages: Sequence[Passage]) -> list[str]:
-        if self.cfg.gate != "learned" or result.confidence < self.cfg.suggest_threshold:
+    def suggestions_for(self, result: Retrieval, passages: Sequence[Passage]) -> list[Passage]:
+        """The FAQs to offer ("您是不是想问") when abstaining but close: up to 3, distinct questions."""
+        if result.accepted or self.cfg.gate != "learned" or result.confidence < self.cfg.suggest_threshold:
             return []
-        out: list[str] = []
+        out: dict[str, Passage] = {}
         for c, p in zip(result.candidates, passages, strict=False):
             if c.kind == "faq" and p.title not in out:
-                out.append(p.title)
-        return out[:3]
+                out[p.title] = p
+        return list(out.values())[:3]
 
     # --- side effects of answering ----------------------------------------------------------------
     def _count_hit(self, tenant_id: str, ans: Answer) -> None:
