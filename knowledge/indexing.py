@@ -140,6 +140,14 @@ class IndexWriter:
             self.remove([*done, v], [r.pk for rs in records.values() for r in rs], [d.pk for d in keyword_docs])
             raise
 
+    def seal(self, targets: Sequence[VersionInfo]) -> None:
+        """After a batch: let the vector store index what was written (a failure only costs speed)."""
+        for v in targets:
+            try:
+                self.vectors.flush(v.vector_collection)
+            except Exception:
+                log.warning("could not flush vector collection %s", v.vector_collection, exc_info=True)
+
     def remove(self, targets: Sequence[VersionInfo], vector_pks: Sequence[str], keyword_pks: Sequence[str],
                strict: bool = False) -> None:  # fmt: skip
         for v in targets:

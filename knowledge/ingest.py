@@ -118,6 +118,8 @@ class Ingestor:
             report = FileReport("(prune)", kind="faq")
             self.prune_faqs(tenant_id, faq_ids, report)
             reports.append(report)
+        if any(r.added or r.updated or r.removed for r in reports):
+            self.writer.seal(self.versions.write_targets())
         return reports
 
     # --- FAQ ----------------------------------------------------------------------------------

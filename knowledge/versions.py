@@ -128,6 +128,7 @@ class VersionManager:
                 if progress:
                     progress(min(i + batch, total), total)
             self.writer.keywords.add(v.keyword_index, units.keywords)
+            self.writer.seal([v])
             with self.db.session() as s:
                 row = repo.version_by_name(s, v.name)
                 assert row is not None

@@ -241,9 +241,13 @@ class MilvusVectorStore:
         return hits
 
     def flush(self, name: str) -> None:
-        """Seal growing segments so the server indexes them (after a bulk load)."""
-        if not self.is_lite:
-            self._call("flush", name)
+        """Seal growing segments so they are searched through the index (after a bulk load).
+
+        milvus-lite too: it searches unsealed rows one by one. 100k rows loaded tenant by tenant, 20 tenants,
+        top-100 with the tenant filter: p50 25 / p99 172 ms before a flush (the last tenants' rows still
+        growing), p50 6.4 / p99 12.5 ms after it (0.75 s).
+        """
+        self._call("flush", name)
 
     def count(self, name: str, tenant_id: str | None = None) -> int:
         self._ensure_loaded(name)
