@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,40 +27,24 @@ from knowledge.cache import AnswerCache
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings.base import Embedder
 from knowledge.embeddings.factory import create_embedder
-from knowledge.gate.anchors import OffTopicAnchors, other_platforms
+from knowledge.feedback import Feedback
+from knowledge.gate.anchors import OffTopicAnchors
 from knowledge.gate.decide import decide
+from knowledge.gate.lexicon import Lexicon, faq_text, section_text
 from knowledge.gate.model import GateModel
-from knowledge.indexing import IndexWriter, VersionInfo, section_text
+from knowledge.indexing import IndexWriter, VersionInfo
 from knowledge.ingest import FileReport, Ingestor
 from knowledge.keywords.base import KeywordIndex
 from knowledge.keywords.factory import create_keyword_index
 from knowledge.retrieval import Retrieval, Retriever
-from knowledge.text.ngrams import NgramStats
 from knowledge.text.pii import mask
+from knowledge.text.query import normalise_query, retrieval_text
 from knowledge.types import Answer, Candidate, Citation, check_tenant
 from knowledge.vectors.base import BackendUnavailable, VectorStore
 from knowledge.vectors.factory import create_vector_store
 from knowledge.versions import VersionManager
 
 log = logging.getLogger(__name__)
-_SPACE = re.compile(r"\s+")
-# long identifiers carry no meaning for retrieval and drag the embedding away from the question
-_TRACKING_NO = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}\d{9,}(?![0-9])")
-_ORDER_NO = re.compile(r"(?<![A-Za-z0-9])\d{10,}(?![0-9])")
-
-
-def normalise_query(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()[:500]
-
-
-def retrieval_text(masked: str) -> str:
-    return _ORDER_NO.sub("订单号", _TRACKING_NO.sub("运单号", masked))
-
-
-@dataclass(frozen=True)
-class _Lexicon:
-    stats: NgramStats
-    foreign_platforms: tuple[str, ...]  # other platforms' names this tenant's KB never mentions
 
 
 @dataclass(frozen=True)
@@ -84,9 +66,8 @@ class KnowledgeService:
         self._embedders: dict[str, Embedder] = {}
         self._states: dict[str, _TenantState] = {}
         self._catalogs: dict[str, tuple[int, str, Any]] = {}
-        self._ngrams: dict[str, tuple[int, str, _Lexicon]] = {}
-        self._hits: Counter[tuple[str, int]] = Counter()
-        self._hits_flushed = time.monotonic()
+        self._ngrams: dict[str, tuple[int, str, Lexicon]] = {}
+        self.feedback = Feedback(db)
         self._lock = threading.RLock()
 
     @classmethod
@@ -198,16 +179,12 @@ class KnowledgeService:
         self._catalogs[tenant_id] = (st.generation, version, cat)
         return cat
 
-    def _lexicon(self, tenant_id: str, st: _TenantState) -> _Lexicon:
+    def _lexicon(self, tenant_id: str, st: _TenantState) -> Lexicon:
         version = st.version.name if st.version else ""
         cached = self._ngrams.get(tenant_id)
         if cached is not None and cached[0] == st.generation and cached[1] == version:
             return cached[2]
-        faqs, sections = self._catalog(tenant_id, st)
-        texts = [_faq_text(f) for f in faqs.values() if f.enabled] + [_section_text(x) for x in sections.values()]
-        everything = "\n".join(texts).lower() + "\n" + "\n".join(f.answer for f in faqs.values()).lower()
-        foreign = tuple(p for p in other_platforms() if p not in everything)
-        lex = _Lexicon(NgramStats(texts), foreign)
+        lex = Lexicon.build(*self._catalog(tenant_id, st))
         self._ngrams[tenant_id] = (st.generation, version, lex)
         return lex
 
@@ -245,13 +222,13 @@ class KnowledgeService:
                 if f is None or not f.enabled:
                     continue  # stale index entry from an interrupted write, or disabled since
                 passages.append(Passage(f.ext_id, f.question, f.answer))
-                texts.append(_faq_text(f))
+                texts.append(faq_text(f))
             else:
                 sec = sections.get(c.item_id)
                 if sec is None:
                     continue
                 passages.append(Passage(f"{sec.doc_key}#{sec.section_idx}", sec.title, sec.content))
-                texts.append(_section_text(sec))
+                texts.append(section_text(sec))
             kept.append(c)
         if result.accepted and kept and result.candidates and kept[0] != result.candidates[0]:
             result = replace(result, accepted=False, reason="top_unresolvable")
@@ -351,29 +328,10 @@ class KnowledgeService:
     # --- side effects of answering ----------------------------------------------------------------
     def _count_hit(self, tenant_id: str, ans: Answer) -> None:
         if ans.source in ("faq", "llm") and ans.citations and ans.citations[0].kind == "faq":
-            with self._lock:
-                self._hits[(tenant_id, ans.citations[0].id)] += 1
-                due = time.monotonic() - self._hits_flushed > 30 or sum(self._hits.values()) >= 100
-            if due:
-                self.flush_hits()
+            self.feedback.count_hit(tenant_id, ans.citations[0].id)
 
     def flush_hits(self) -> None:
-        """Write batched FAQ hit counts (one UPDATE per FAQ instead of one per answer)."""
-        with self._lock:
-            hits, self._hits = self._hits, Counter()
-            self._hits_flushed = time.monotonic()
-        if not hits:
-            return
-        try:
-            with self.db.session() as s:
-                by_tenant: dict[str, dict[str, int]] = {}
-                for (tenant, ext_id), n in hits.items():
-                    by_tenant.setdefault(tenant, {})[ext_id] = n
-                for tenant, counts in by_tenant.items():
-                    rows = repo.faqs_by_ext(s, tenant, counts)
-                    repo.add_hits(s, tenant, {rows[e].faq_id: n for e, n in counts.items() if e in rows})
-        except Exception:
-            log.warning("could not flush FAQ hit counts", exc_info=True)
+        self.feedback.flush_hits()
 
     def _record_lowconf(self, tenant_id: str, masked: str, ans: Answer, conversation_id: str | None,
                         reason: str) -> None:  # fmt: skip
@@ -386,13 +344,9 @@ class KnowledgeService:
                               top_ref: str | None = None, conversation_id: str | None = None,
                               reason: str = "manual") -> None:  # fmt: skip
         """Record a question for review. ``answer()`` already does this when it abstains."""
-        try:
-            with self.db.session() as s:
-                repo.record_low_confidence(s, check_tenant(tenant_id), mask(normalise_query(query)), confidence,
-                                           top_ref, conversation_id, reason)  # fmt: skip
+        if self.feedback.record_low_confidence(mask(normalise_query(query)), check_tenant(tenant_id), confidence,
+                                               top_ref, conversation_id, reason):  # fmt: skip
             self.metrics["lowconf_recorded"] += 1
-        except Exception:
-            log.warning("could not record a low-confidence question", exc_info=True)
 
     # --- admin operations (CLI and API) -----------------------------------------------------------
     def import_paths(self, paths: Sequence[Path], tenant_id: str | None = None, prune: bool = False,
@@ -417,16 +371,7 @@ class KnowledgeService:
         return v
 
     def low_confidence(self, tenant_id: str, since: Any = None, mark_reviewed: bool = False) -> list[dict[str, Any]]:
-        with self.db.session() as s:
-            rows = repo.low_confidence(s, check_tenant(tenant_id), since)
-            out = [{"id": str(r.lowconf_id), "tenant_id": r.tenant_id, "query": r.query,
-                    "confidence": round(r.confidence, 4), "top_ref": r.top_ref, "reason": r.reason,
-                    "conversation_id": r.conversation_id, "created_at": r.created_at.isoformat(timespec="seconds")}
-                   for r in rows]  # fmt: skip
-            if mark_reviewed:
-                for r in rows:
-                    r.reviewed = 1
-        return out
+        return self.feedback.low_confidence(check_tenant(tenant_id), since, mark_reviewed)
 
     def close(self) -> None:
         self.flush_hits()
@@ -435,14 +380,6 @@ class KnowledgeService:
             if obj is not None:
                 obj.close()
         self.db.dispose()
-
-
-def _faq_text(f: Any) -> str:
-    return " ".join(retrieval_text(mask(t)) for t in (f.question, *f.similar_questions) if t)
-
-
-def _section_text(sec: Any) -> str:
-    return retrieval_text(mask(section_text(sec.title, sec.content)))
 
 
 def _from_cache(d: Mapping[str, Any], started: float) -> Answer:

@@ -1,0 +1,37 @@
+"""What the gate knows of one tenant's KB lexically: n-gram document frequencies and unmentioned platforms.
+
+Built from the catalog (FAQs + document sections) once per KB generation and version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge import indexing
+from knowledge.gate.anchors import other_platforms
+from knowledge.text.ngrams import NgramStats
+from knowledge.text.pii import mask
+from knowledge.text.query import retrieval_text  # the query side's normalisation, on the KB side
+
+
+def faq_text(f: Any) -> str:
+    """An FAQ's lexical text: its question and similar questions (answers drift off topic)."""
+    return " ".join(retrieval_text(mask(t)) for t in (f.question, *f.similar_questions) if t)
+
+
+def section_text(sec: Any) -> str:
+    return retrieval_text(mask(indexing.section_text(sec.title, sec.content)))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    stats: NgramStats
+    foreign_platforms: tuple[str, ...]  # other platforms' names this tenant's KB never mentions
+
+    @classmethod
+    def build(cls, faqs: Mapping[int, Any], sections: Mapping[int, Any]) -> Lexicon:
+        texts = [faq_text(f) for f in faqs.values() if f.enabled] + [section_text(x) for x in sections.values()]
+        everything = "\n".join(texts).lower() + "\n" + "\n".join(f.answer for f in faqs.values()).lower()
+        return cls(NgramStats(texts), tuple(p for p in other_platforms() if p not in everything))
