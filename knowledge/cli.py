@@ -211,14 +211,19 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 def lowconf_cmd(
     tenant: str = typer.Option(None, "--tenant", "-t"),
     since_days: int = typer.Option(30, help="only questions from the last N days"),
-    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl, csv, or faq-draft (FAQ file to review, then import)"),
     output: Path = typer.Option(None, "--output", "-o", help="file to write (default: stdout)"),
     mark_reviewed: bool = typer.Option(False, help="mark the exported questions as reviewed"),
 ) -> None:
     """Export low-confidence questions for review (active learning, seed §2.5.9)."""
+    if fmt not in ("jsonl", "csv", "faq-draft"):
+        _fail(CsbotError(f"--format must be jsonl, csv or faq-draft, not {fmt!r}"))
     with kb_service() as svc:
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=since_days)
-        rows = svc.low_confidence(tenant or svc.default_tenant, since, mark_reviewed)
+        tenant_id = tenant or svc.default_tenant
+        rows = svc.low_confidence(tenant_id, since, mark_reviewed)
+        if fmt == "faq-draft":
+            rows = svc.feedback.faq_draft(tenant_id, rows)
     stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         if fmt == "csv":
@@ -232,7 +237,8 @@ def lowconf_cmd(
         if output:
             stream.close()
     if output:
-        err.print(f"{len(rows)} question(s) written to {output}")
+        what = "FAQ(s) with proposed similar questions" if fmt == "faq-draft" else "question(s)"
+        err.print(f"{len(rows)} {what} written to {output}")
 
 
 SAMPLES = Path(__file__).resolve().parent / "samples"

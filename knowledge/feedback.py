@@ -72,3 +72,34 @@ class Feedback:
                 for r in rows:
                     r.reviewed = 1
         return out
+
+    def faq_draft(self, tenant_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Low-confidence questions proposed as similar questions of the FAQ the bot found nearest.
+
+        One FAQ file line per FAQ, with today's fields plus ``review_added`` (ignored on import): a reviewer
+        deletes the wrong proposals (many were rightly declined: out of scope) and imports the file back with
+        ``csbot kb import``, which re-embeds only what changed. Seed §2.5.9: 人工标注后回流知识库.
+        """
+        proposals: dict[str, list[str]] = {}
+        for r in rows:
+            ref = r.get("top_ref") or ""
+            if ref and "#" not in ref and not ref.startswith("doc:"):
+                proposals.setdefault(ref, [])
+                if r["query"] not in proposals[ref]:
+                    proposals[ref].append(r["query"])
+        if not proposals:
+            return []
+        with self.db.session() as s:
+            faqs = repo.faqs_by_ext(s, tenant_id, proposals)
+            out = []
+            for ext_id in sorted(proposals):
+                f = faqs.get(ext_id)
+                if f is None:
+                    continue  # deleted since
+                known = list(f.similar_questions or [])
+                added = [q for q in proposals[ext_id] if q not in known and q != f.question]
+                if added:
+                    out.append({"id": f.ext_id, "question": f.question, "similar_questions": known + added,
+                                "answer": f.answer_text, "category": f.category, "enabled": bool(f.enabled),
+                                "review_added": added})  # fmt: skip
+        return out

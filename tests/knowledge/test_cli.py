@@ -12,9 +12,10 @@ from knowledge.cli import app
 from tests.knowledge.conftest import SMALL_FAQ, write_jsonl
 
 
-def run(home: Path, *args: str) -> tuple[int, str]:
+def run(home: Path, *args: str, extra: dict[str, str] | None = None) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
     env["CSBOT_HOME"] = str(home)
+    env.update(extra or {})
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return result.exit_code, result.stdout
 
@@ -99,3 +100,24 @@ def test_import_while_another_process_holds_milvus_lite_says_what_to_do(tmp_path
         holder.wait(timeout=10)
     code, report = kb_import(more)  # nothing was half-written: it imports once the store is free
     assert code == 0 and report["files"][0]["added"] == 1
+
+
+def test_lowconf_faq_draft_round_trip(tmp_path: Path) -> None:
+    """Active learning: unsure questions become proposed similar questions, reviewed, imported back."""
+    home = tmp_path / "fresh"
+    assert run(home, "import", str(write_jsonl(tmp_path / "kb.jsonl", SMALL_FAQ)))[0] == 0
+    # strict thresholds so that a clumsy paraphrase is recorded as low confidence
+    strict = {"CSBOT_KNOWLEDGE__GATE_THRESHOLD": "0.999999", "CSBOT_KNOWLEDGE__SURE_THRESHOLD": "1.0"}
+    code, output = run(home, "ask", "东西不想要了 退回去咋操作", extra=strict)
+    assert code == 0 and json.loads(output)["abstained"] is True
+    draft = tmp_path / "draft.jsonl"
+    code, _ = run(home, "lowconf", "--format", "faq-draft", "-o", str(draft))
+    assert code == 0
+    lines = [json.loads(x) for x in draft.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == ["q1"] and lines[0]["review_added"] == ["东西不想要了 退回去咋操作"]
+    assert lines[0]["answer"] == SMALL_FAQ[0]["answer"]
+    code, output = run(home, "import", str(draft), "--json")  # the reviewer kept it: import it back
+    assert code == 0 and json.loads(output)["files"][0]["updated"] == 1
+    code, output = run(home, "ask", "东西不想要了 退回去咋操作")
+    assert json.loads(output)["abstained"] is False and json.loads(output)["citations"][0]["id"] == "q1"
+    assert run(home, "lowconf", "--format", "xml")[0] == 1
