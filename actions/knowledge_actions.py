@@ -76,12 +76,27 @@ async def ask_kb(tracker: Tracker) -> AnswerView | None:
         return None
 
 
+async def kb_reply(tracker: Tracker, bar: str = "answer") -> tuple[str | None, list[str]]:
+    """(the KB's answer formatted with sources, or None; FAQ questions to offer when it is unsure).
+
+    ``bar="sure"``: only a very confident answer counts, and nothing is offered (the NLU routed elsewhere).
+    """
+    answer = await ask_kb(tracker)
+    if answer is None:
+        return None, []
+    if answer.abstained or (bar == "sure" and not answer.sure):
+        return None, list(answer.suggestions) if bar == "answer" else []
+    return format_answer(answer.text, list(answer.citations)), []
+
+
 async def policy_answer(tracker: Tracker, bar: str = "answer") -> str | None:
     """The KB's answer (``bar="sure"``: only a very confident one), formatted with sources; None otherwise."""
-    answer = await ask_kb(tracker)
-    if answer is None or answer.abstained or (bar == "sure" and not answer.sure):
-        return None
-    return format_answer(answer.text, list(answer.citations))
+    return (await kb_reply(tracker, bar))[0]
+
+
+def suggestion_buttons(questions: list[str]) -> list[dict[str, str]]:
+    # the payload is the FAQ question itself: sent back, it is answered like any question
+    return [{"title": q, "payload": q} for q in questions]
 
 
 def format_answer(text: str, citations: list[Any]) -> str:
@@ -105,7 +120,7 @@ class ActionAnswerQuestion(Action):
         answer = await ask_kb(tracker)
         if answer is not None and answer.abstained and answer.suggestions:
             # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
-            buttons = [{"title": q, "payload": q} for q in answer.suggestions]
+            buttons = suggestion_buttons(answer.suggestions)
             dispatcher.utter_message(text="小满不太确定您问的是哪一个，您是不是想问👇（都不是的话回复“人工”帮您转人工客服）",
                                      buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])  # fmt: skip
             return [SlotSet("offered_human", True)]

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import customer_id, latest_entity, order_service
-from actions.knowledge_actions import kb_bar, policy_answer
+from actions.knowledge_actions import kb_bar, kb_reply, suggestion_buttons
 from actions.orders.client import (
     MalformedOrderId,
     NotYourOrder,
@@ -83,10 +83,14 @@ class ActionHandleOrder(Action):
             if bar:
                 # 快递一般几天到 / 包裹在转运中心躺了4天了: a policy question or a described situation. Answer it
                 # from the KB when the KB is sure enough, and still offer to look at the customer's own order.
-                policy = await policy_answer(tracker, bar)
+                policy, suggestions = await kb_reply(tracker, bar)
                 if policy:
                     dispatcher.utter_message(text=policy + "\n如果要查您自己的订单，发一下订单号给我就行～")
                     return [SlotSet("order_task", task)]
+                if suggestions:  # unsure what rule they ask about: offer the nearest ones with the order prompt
+                    text = "要查您自己的订单的话，麻烦发一下订单号～ 如果是想了解规则，您是不是想问👇"
+                    dispatcher.utter_message(text=text, buttons=suggestion_buttons(suggestions))
+                    return [SlotSet("order_task", task)] if task else []
             dispatcher.utter_message(response="utter_ask_order_id")
             return [SlotSet("order_task", task)] if task else []
 

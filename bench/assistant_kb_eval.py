@@ -8,6 +8,7 @@ intents get their own replies. This script measures what a customer gets:
   ask_question / nlu_fallback; order intents without an order number; out_of_scope and question-like
   complaints only with a sure answer), the KB answered, and its first citation is expected
 * out-of-scope query abstained = not answered by the KB (routed elsewhere, or the KB abstained)
+* self_service = answered correctly, or the expected FAQ is among the "您是不是想问" buttons
 
     CSBOT_HOME=... python -m bench.assistant_kb_eval knowledge/samples/eval.jsonl tests/data/kb_heldout.jsonl
 (the home must hold the imported KB; the Rasa model is the one `csbot train` made there)
@@ -33,6 +34,9 @@ from bot.settings import load_settings
 from knowledge.evaluation import load_cases
 from knowledge.service import KnowledgeService
 
+# return/address requests start their form when the KB is unsure: no suggestions there
+TRIAGE_INTENTS = ("return_refund", "change_address")
+
 
 def main(files: list[str]) -> None:
     s = load_settings()
@@ -47,7 +51,7 @@ def main(files: list[str]) -> None:
     try:
         for f in files:
             cases = load_cases(Path(f))
-            ins = ok_in = oos = ok_oos = 0
+            ins = ok_in = oos = ok_oos = suggested = 0
             routed: dict[str, int] = {}
             for c in cases:
                 parse = httpx.post(f"http://127.0.0.1:{port}/model/parse", json={"text": c.query}, timeout=30).json()
@@ -56,18 +60,25 @@ def main(files: list[str]) -> None:
                 answered_id = None
                 has_order = any(e["entity"] == "order_id" for e in parse.get("entities", []))
                 bar = kb_bar(intent, c.query, has_order)  # the same routing the actions use
+                offered: list[str] = []
                 if bar:
                     ans = svc.answer(c.query, s.default_tenant)
                     if not ans.abstained and ans.citations and (bar == "answer" or ans.sure):
                         answered_id = ans.citations[0].id.split("#")[0]
+                    elif ans.suggestions and bar == "answer" and intent not in TRIAGE_INTENTS:
+                        # action_answer_question / action_handle_order show them as buttons ("您是不是想问")
+                        result, passages = svc.search(c.query, s.default_tenant)
+                        offered = [p.id for p in svc.suggestions_for(result, passages)]
                 if c.expected:
                     ins += 1
                     ok_in += answered_id is not None and any(answered_id == e or answered_id.startswith(e + "#")
                                                               or answered_id == e.split("#")[0] for e in c.expected)
+                    suggested += answered_id is None and any(o in c.expected for o in offered)
                 else:
                     oos += 1
                     ok_oos += answered_id is None
             print(json.dumps({"file": f, "in_scope": ins, "answered_correctly": round(ok_in / max(ins, 1), 4),
+                              "self_service": round((ok_in + suggested) / max(ins, 1), 4),
                               "out_of_scope": oos, "abstained": round(ok_oos / max(oos, 1), 4),
                               "routed_intents": routed}, ensure_ascii=False), flush=True)
     finally:

@@ -1,0 +1,82 @@
+"""Knowledge-backed replies inside order actions, against a real knowledge service over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import knowledge_actions
+from actions.order_actions import ActionHandleOrder
+from bot.security import service_token
+from knowledge.client import KnowledgeClient
+from knowledge.server import create_app
+from knowledge.service import KnowledgeService
+from tests.knowledge.conftest import SMALL_FAQ, make_settings, write_jsonl
+
+from ..conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A knowledge server whose gate never answers and always suggests (so the unsure path is exercised)."""
+    home = tmp_path_factory.mktemp("kb")
+    overrides = {"knowledge": {"gate_threshold": 0.999999, "sure_threshold": 1.0, "suggest_threshold": 0.001}}
+    settings = make_settings(home, overrides)
+    svc = KnowledgeService.from_settings(settings)
+    svc.migrate()
+    assert svc.import_paths([write_jsonl(Path(home) / "faq.jsonl", SMALL_FAQ)], "default")[0].status == "ok"
+    svc.close()  # the embedded stores take one client: the server opens its own
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run_order_action(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+              "metadata": {"tenant_id": "default"}}  # fmt: skip
+    t = Tracker("u1001", {}, latest, [], False, None, {}, "action_listen")
+    d = CollectingDispatcher()
+    return d.messages, asyncio.run(ActionHandleOrder().run(d, t, {}))
+
+
+def test_unsure_policy_question_gets_the_order_prompt_and_the_nearest_faqs(
+    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, token = knowledge_url
+    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+    msgs, events = run_order_action("一般下单之后多久能发出来呀", "logistics")
+    assert len(msgs) == 1 and "订单号" in msgs[0]["text"]
+    titles = [b["title"] for b in msgs[0]["buttons"]]
+    assert titles[0] == "多久能发货？" and all(b["payload"] == b["title"] for b in msgs[0]["buttons"])
+    assert {"event": "slot", "name": "order_task", "value": "logistics", "timestamp": None} in events
+
+
+def test_a_bare_command_still_just_asks_for_the_order_number(
+    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, token = knowledge_url
+    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+    msgs, _ = run_order_action("查物流", "logistics")  # no question, too short to be a described situation
+    assert len(msgs) == 1 and msgs[0].get("response") == "utter_ask_order_id" and not msgs[0].get("buttons")
