@@ -60,6 +60,9 @@ def _h(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
+SPARSE_PHRASINGS = 3
+
+
 def faq_units(tenant_id: str, faq_id: int, question: str, similar: Sequence[str], answer: str,
               enabled: bool, keyword_answer: bool = False) -> Units:  # fmt: skip
     units = Units()
@@ -71,7 +74,10 @@ def faq_units(tenant_id: str, faq_id: int, question: str, similar: Sequence[str]
     # the centroid's inner product with a query is the mean cosine over all phrasings (not re-normalised)
     units.vectors.append(Entry(f"fc{_h(tenant_id, faq_id, *phrasings)}", tenant_id, "faq", faq_id, "", "centroid",
                                tuple(phrasings)))  # fmt: skip
-    kw_text = " ".join(phrasings) + (" " + mask(answer) if keyword_answer else "")
+    # an FAQ with hardly any phrasings has little for the question to match: let its answer's words count
+    # (a KB without similar questions: recall@1 0.67 -> 0.70 dev, 0.55 -> 0.59 blind set 3)
+    with_answer = keyword_answer or len(phrasings) < SPARSE_PHRASINGS
+    kw_text = " ".join(phrasings) + (" " + mask(answer) if with_answer else "")
     tokens = tuple(tokenize(kw_text))
     units.keywords.append(KeywordDoc(f"fk{_h(tenant_id, faq_id, *tokens)}", tenant_id, "faq", faq_id, tokens))
     return units

@@ -17,8 +17,12 @@ from knowledge.text.query import retrieval_text  # the query side's normalisatio
 
 
 def faq_text(f: Any) -> str:
-    """An FAQ's lexical text: its question and similar questions (answers drift off topic)."""
-    return " ".join(retrieval_text(mask(t)) for t in (f.question, *f.similar_questions) if t)
+    """An FAQ's lexical text: its question and similar questions (answers drift off topic), plus the answer
+    when there are hardly any phrasings to match (as in the keyword index, knowledge/indexing.py)."""
+    phrasings = [t for t in (f.question, *f.similar_questions) if t]
+    if len(phrasings) < indexing.SPARSE_PHRASINGS:
+        phrasings.append(f.answer)
+    return " ".join(retrieval_text(mask(t)) for t in phrasings)
 
 
 def section_text(sec: Any) -> str:

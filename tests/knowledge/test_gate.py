@@ -159,3 +159,17 @@ def test_other_platforms_rules_are_declined_unless_the_kb_mentions_the_platform(
     assert ours.reason != "other_platform" and passages[0].id == "q9"
     # everyday words that contain a platform-like string are not platform names
     assert svc.search("退货去哪儿申请", "default")[0].reason != "other_platform"
+
+
+def test_faqs_without_similar_questions_let_their_answer_words_count() -> None:
+    from types import SimpleNamespace
+
+    from knowledge.gate.lexicon import faq_text
+    from knowledge.indexing import faq_units
+
+    sparse = faq_units("t", 1, "支持哪些支付方式？", (), "支持微信支付、支付宝和银行卡。", True)
+    rich = faq_units("t", 2, "怎么申请退货？", ("我想退货", "退货流程是什么"), "在订单详情页点击申请售后。", True)
+    assert "银行卡" in sparse.keywords[0].tokens
+    assert "售后" not in rich.keywords[0].tokens  # enough phrasings: answers drift off topic, left out
+    item = SimpleNamespace(question="支持哪些支付方式？", similar_questions=(), answer="支持微信支付、支付宝和银行卡。")
+    assert "银行卡" in faq_text(item)
