@@ -16,6 +16,7 @@ are generated here (hex), so no filter is built from unchecked input.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,14 @@ def _check_name(name: str) -> str:
     if not _NAME_RE.match(name):
         raise ValueError(f"invalid collection name {name!r}")
     return name
+
+
+class _QuietUnimplemented(logging.Filter):
+    """milvus-lite answers pymilvus' AllocTimestamp (sent after a flush) with "not implemented" and its gRPC
+    server logs that as an ERROR with a traceback, though the flush worked: drop that one record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Method not implemented" not in record.getMessage() and "AllocTimestamp" not in str(record.exc_info)
 
 
 class MilvusVectorStore:
@@ -99,6 +108,9 @@ class MilvusVectorStore:
 
                     if self.is_lite:
                         Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+                        grpc_log = logging.getLogger("grpc._server")
+                        if not any(isinstance(f, _QuietUnimplemented) for f in grpc_log.filters):
+                            grpc_log.addFilter(_QuietUnimplemented())
                     try:
                         self._client = MilvusClient(self.uri, token=self.token, timeout=self.timeout)
                     except Exception as exc:

@@ -161,7 +161,7 @@ def test_other_platforms_rules_are_declined_unless_the_kb_mentions_the_platform(
     assert svc.search("退货去哪儿申请", "default")[0].reason != "other_platform"
 
 
-def test_faqs_without_similar_questions_let_their_answer_words_count() -> None:
+def test_faqs_without_similar_questions_let_their_answer_count() -> None:
     from types import SimpleNamespace
 
     from knowledge.gate.lexicon import faq_text
@@ -171,5 +171,8 @@ def test_faqs_without_similar_questions_let_their_answer_words_count() -> None:
     rich = faq_units("t", 2, "怎么申请退货？", ("我想退货", "退货流程是什么"), "在订单详情页点击申请售后。", True)
     assert "银行卡" in sparse.keywords[0].tokens
     assert "售后" not in rich.keywords[0].tokens  # enough phrasings: answers drift off topic, left out
+    answer_vectors = [e for e in sparse.vectors if e.pk.startswith("fa")]
+    assert len(answer_vectors) == 1 and answer_vectors[0].mode == "passage" and answer_vectors[0].item_id == 1
+    assert not any(e.pk.startswith("fa") for e in rich.vectors)
     item = SimpleNamespace(question="支持哪些支付方式？", similar_questions=(), answer="支持微信支付、支付宝和银行卡。")
     assert "银行卡" in faq_text(item)

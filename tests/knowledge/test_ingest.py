@@ -69,8 +69,9 @@ def test_reimport_is_incremental_and_deletes_removed(fresh_service: Callable[...
     first = svc.import_paths([faq, doc], "default")
     assert [r.status for r in first] == ["ok", "ok"]
     vec_before, kw_before = index_pks(svc, "default")
-    # 3 FAQs: 6 phrasings + 3 centroids; 3 sections
-    assert len(vec_before) == 6 + 3 + 3 and kw_before == 3 + 3
+    # 3 FAQs: 6 phrasings + 3 centroids + answers of the 2 FAQs with < 3 phrasings (q2, q3); 3 sections
+    assert len(vec_before) == 6 + 3 + 2 + 3 and kw_before == 3 + 3
+    assert sum(pk.startswith("fa") for pk in vec_before) == 2
 
     # unchanged re-import: nothing embedded, nothing touched
     again = svc.import_paths([faq, doc], "default")
@@ -88,7 +89,7 @@ def test_reimport_is_incremental_and_deletes_removed(fresh_service: Callable[...
     assert faq_rep.embedded == 2  # the new phrasing + q1's centroid; unchanged phrasings are not re-embedded
     assert (doc_rep.added, doc_rep.unchanged, doc_rep.removed, doc_rep.embedded) == (1, 1, 2, 1)
     vec_after, kw_after = index_pks(svc, "default")
-    assert len(vec_after) == 12 - 1 and kw_after == 3 + 2  # one section fewer everywhere
+    assert len(vec_after) == 14 - 1 and kw_after == 3 + 2  # one section fewer everywhere
     assert len(vec_before - vec_after) == 2 + 2  # old phrasing+centroid, two old sections
     with svc.db.session() as s:
         d = s.scalars(select(Doc)).one()

@@ -26,7 +26,7 @@ def test_rebuild_switch_rollback(fresh_service: Callable[..., KnowledgeService],
     # while v2 waits, imports write to both versions
     svc.import_paths([write_jsonl(tmp_path / "b.jsonl", SMALL_FAQ[2:])], "default")
     status = {r["name"]: r for r in svc.versions.status()}
-    assert status["v2"]["vectors"] == status["v1"]["vectors"] == 6 + 3  # phrasings + centroids
+    assert status["v2"]["vectors"] == status["v1"]["vectors"] == 6 + 3 + 2  # phrasings, centroids, 2 answers
 
     svc.switch("v2")
     assert svc.versions.live().name == "v2"
