@@ -58,6 +58,16 @@ def _remote():  # type: ignore[no-untyped-def]
         _fail(exc)
 
 
+def _remote_call(remote, fn):  # type: ignore[no-untyped-def]
+    """One call to the running knowledge service; its error becomes one red line, exit 1."""
+    try:
+        return fn(remote)
+    except CsbotError as exc:
+        _fail(exc)
+    finally:
+        remote.close()
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(1)
@@ -167,6 +177,12 @@ def rebuild_cmd(
     note: str = typer.Option(None, help="why (recorded with the version)"),
 ) -> None:
     """Build a full new index version beside the live one (e.g. after changing the embedding model)."""
+    remote = _remote()
+    if remote is not None:
+        err.print(f"the platform is running: rebuilding in its knowledge service ({remote.base_url})")
+        done = _remote_call(remote, lambda r: r.rebuild(note, switch))
+        out.print(f"built [bold]{done['version']}[/bold] ({done['model']}); status {done['status']}")
+        return
     bar = Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                    disable=not err.is_terminal)  # fmt: skip
     with kb_service() as svc, bar:
@@ -178,24 +194,36 @@ def rebuild_cmd(
 @app.command("switch")
 def switch_cmd(version: str) -> None:
     """Make VERSION live (atomically); the current live version is kept for rollback."""
-    with kb_service() as svc:
-        v = svc.switch(version)
-    out.print(f"live version is now [bold]{v.name}[/bold]")
+    remote = _remote()
+    if remote is not None:
+        live = _remote_call(remote, lambda r: r.switch(version))["live"]
+    else:
+        with kb_service() as svc:
+            live = svc.switch(version).name
+    out.print(f"live version is now [bold]{live}[/bold]")
 
 
 @app.command("rollback")
 def rollback_cmd() -> None:
     """Make the previous version live again."""
-    with kb_service() as svc:
-        v = svc.rollback()
-    out.print(f"rolled back: live version is now [bold]{v.name}[/bold]")
+    remote = _remote()
+    if remote is not None:
+        live = _remote_call(remote, lambda r: r.rollback())["live"]
+    else:
+        with kb_service() as svc:
+            live = svc.rollback().name
+    out.print(f"rolled back: live version is now [bold]{live}[/bold]")
 
 
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Index versions, their models and sizes."""
-    with kb_service() as svc:
-        rows = svc.versions.status()
+    remote = _remote()
+    if remote is not None:
+        rows = _remote_call(remote, lambda r: r.status())
+    else:
+        with kb_service() as svc:
+            rows = svc.versions.status()
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return

@@ -1,9 +1,10 @@
 """The running platform's knowledge service, for ``csbot kb`` commands while ``csbot run`` is up.
 
 milvus-lite and tantivy accept one process; while the platform runs, the knowledge service is that process.
-Rather than failing, ``csbot kb import/eval/ask`` send the work to it over the admin API (JWT role kb_admin,
-minted from this home's secret), so the running bot sees the change at once. Only this home's platform
-counts: the service is found through ``$CSBOT_HOME/run/status.json``, never by probing a port.
+Rather than failing, ``csbot kb import/eval/ask/status/rebuild/switch/rollback`` send the work to it over
+the admin API (JWT role kb_admin, minted from this home's secret), so the running bot sees the change at
+once. Only this home's platform counts: the service is found through ``$CSBOT_HOME/run/status.json``, never
+by probing a port. (Versions are platform-wide; those calls carry the default tenant's token.)
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ class RemoteKnowledge:
 
     def ask(self, query: str, tenant_id: str) -> dict[str, Any]:
         return self._call("POST", "/ask", tenant_id, json={"query": query})
+
+    def rebuild(self, note: str | None, switch: bool) -> dict[str, Any]:
+        return self._call("POST", "/rebuild", "default", json={"note": note, "switch": switch})
+
+    def switch(self, version: str) -> dict[str, Any]:
+        return self._call("POST", "/switch", "default", json={"version": version})
+
+    def rollback(self) -> dict[str, Any]:
+        return self._call("POST", "/rollback", "default")
+
+    def status(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/status", "default")["versions"])
 
     def close(self) -> None:
         self._client.close()

@@ -53,3 +53,21 @@ def test_import_eval_and_ask_go_through_the_running_knowledge_service(platform: 
     broken.write_text("{not json\n", encoding="utf-8")
     failed = kb(platform, "eval", str(broken))
     assert failed.returncode == 1 and "line 1" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_versions_are_managed_through_the_running_service(platform: Platform) -> None:
+    status = kb(platform, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    versions = json.loads(status.stdout)
+    live = next(v for v in versions if v["status"] == "live")
+    assert live["vectors"] > 0 and "error" not in live  # counted by the service that holds the stores
+
+    built = kb(platform, "rebuild", "--note", "e2e")
+    assert built.returncode == 0 and "status ready" in built.stdout, built.stderr
+    new = next(v["name"] for v in json.loads(kb(platform, "status", "--json").stdout) if v["status"] == "ready")
+    assert kb(platform, "switch", new).returncode == 0
+    reply = platform.text(f"u-{uuid.uuid4().hex[:8]}", "退货运费谁出")
+    assert "参考" in reply  # the bot answers from the new version
+    back = kb(platform, "rollback")
+    assert back.returncode == 0 and live["name"] in back.stdout
+    assert kb(platform, "switch", "v999").returncode == 1
