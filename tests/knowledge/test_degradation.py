@@ -93,9 +93,10 @@ def test_llm_answer_through_the_chain(fresh_service: Callable[..., KnowledgeServ
 def test_llm_timeout_falls_back_to_faq_snapshot(fresh_service: Callable[..., KnowledgeService],
                                                 built_home: Path, fake_llm: FakeOpenAI) -> None:  # fmt: skip
     svc = fresh_service(llm_conf(fake_llm, "fake-slow", timeout=0.5), home=built_home)
+    svc.warm_up()  # model, catalog and off-topic anchors load outside the timing (the server does this at start)
     t = time.perf_counter()
     ans = svc.answer("我想退货", "default")
-    assert time.perf_counter() - t < 3
+    assert time.perf_counter() - t < 3  # the slow LLM is cut off at 0.5 s
     assert ans.source == "faq" and ans.degraded == ("llm_timeout",)
     assert ans.text == "在订单详情页点击申请售后即可退货。"
     assert svc.metrics["llm_timeout"] == 1
