@@ -117,21 +117,21 @@ class ActionAnswerQuestion(Action):
         if not question:
             dispatcher.utter_message(response="utter_empty_message")
             return []
-        answer = await ask_kb(tracker)
-        if answer is not None and answer.abstained and answer.suggestions:
+        answer, suggestions = await kb_reply(tracker)
+        if answer:
+            dispatcher.utter_message(text=answer)
+            return [SlotSet("offered_human", False)]
+        if suggestions:
             # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
-            buttons = suggestion_buttons(answer.suggestions)
+            buttons = suggestion_buttons(suggestions)
             dispatcher.utter_message(text="小满不太确定您问的是哪一个，您是不是想问👇（都不是的话回复“人工”帮您转人工客服）",
                                      buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])  # fmt: skip
             return [SlotSet("offered_human", True)]
-        if answer is None or answer.abstained:
-            dispatcher.utter_message(
-                text="这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？",
-                buttons=OFFER_HUMAN_BUTTONS,
-            )
-            return [SlotSet("offered_human", True)]
-        dispatcher.utter_message(text=format_answer(answer.text, list(answer.citations)))
-        return [SlotSet("offered_human", False)]
+        dispatcher.utter_message(
+            text="这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？",
+            buttons=OFFER_HUMAN_BUTTONS,
+        )
+        return [SlotSet("offered_human", True)]
 
 
 class ActionOutOfScope(Action):

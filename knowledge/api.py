@@ -180,11 +180,15 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
                                                       "unchanged": report.unchanged})  # fmt: skip
         return report
 
-    async def put_doc(request: Request, p: Principal) -> Any:
+    async def file_body(request: Request) -> bytes:
+        """An uploaded file (the raw body), refused before reading when over ``knowledge.max_file_mb``."""
         size = int(request.headers.get("content-length") or 0)
         if size > svc.cfg.max_bytes:
             raise InvalidInput(f"{size / 1e6:.1f} MB is over the {svc.cfg.max_file_mb:g} MB limit")
-        data = await request.body()
+        return await request.body()
+
+    async def put_doc(request: Request, p: Principal) -> Any:
+        data = await file_body(request)
         return (await run(_upload, p, request.path_params["filename"], data)).to_dict()
 
     async def delete_doc(request: Request, p: Principal) -> Any:
@@ -212,10 +216,7 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         return report
 
     async def put_import(request: Request, p: Principal) -> Any:
-        size = int(request.headers.get("content-length") or 0)
-        if size > svc.cfg.max_bytes:
-            raise InvalidInput(f"{size / 1e6:.1f} MB is over the {svc.cfg.max_file_mb:g} MB limit")
-        data = await request.body()
+        data = await file_body(request)
         return (await run(_import, p, request.path_params["filename"], data)).to_dict()
 
     def _eval(p: Principal, lines: str, details: bool) -> dict[str, Any]:

@@ -137,13 +137,11 @@ def eval_cmd(
 
     remote = _remote()
     if remote is not None:
-        try:
+        def remote_eval(r):  # type: ignore[no-untyped-def]
             load_cases(file)  # a malformed file fails here, with its line number, before anything is sent
-            report = remote.evaluate(file, tenant or load_settings().default_tenant, details)
-        except CsbotError as exc:
-            _fail(exc)
-        finally:
-            remote.close()
+            return r.evaluate(file, tenant or load_settings().default_tenant, details)
+
+        report = _remote_call(remote, remote_eval)
     else:
         with kb_service() as svc:
             report = evaluate(svc, load_cases(file), tenant, details)
@@ -159,12 +157,7 @@ def ask_cmd(query: str, tenant: str = typer.Option(None, "--tenant", "-t")) -> N
     """Answer one question as the bot would."""
     remote = _remote()
     if remote is not None:
-        try:
-            answer = remote.ask(query, tenant or load_settings().default_tenant)
-        except CsbotError as exc:
-            _fail(exc)
-        finally:
-            remote.close()
+        answer = _remote_call(remote, lambda r: r.ask(query, tenant or load_settings().default_tenant))
     else:
         with kb_service() as svc:
             answer = svc.answer(query, tenant or svc.default_tenant).to_dict()

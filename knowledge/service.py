@@ -30,7 +30,7 @@ from knowledge.embeddings.factory import create_embedder
 from knowledge.feedback import Feedback
 from knowledge.gate.anchors import OffTopicAnchors
 from knowledge.gate.decide import decide
-from knowledge.gate.lexicon import Lexicon, faq_text, section_text
+from knowledge.gate.lexicon import Lexicon
 from knowledge.gate.model import GateModel
 from knowledge.indexing import IndexWriter, VersionInfo
 from knowledge.ingest import FileReport, Ingestor
@@ -205,43 +205,44 @@ class KnowledgeService:
         masked = retrieval_text(mask(normalise_query(query)))
         embedder = self.embedder_for(st.version)
         result = self.retriever.retrieve(st.version, embedder, masked, tenant_id)
-        result, passages, texts = self._resolve(result, tenant_id, st)
+        result, passages, items = self._resolve(result, tenant_id, st)
         if self.cfg.gate == "learned" and result.candidates and result.query_vector is not None:
-            result, passages = self._gate(masked, result, passages, texts, embedder, tenant_id, st)
+            result, passages = self._gate(masked, result, passages, items, embedder, tenant_id, st)
         return result, passages
 
     def _resolve(self, result: Retrieval, tenant_id: str,
-                 st: _TenantState) -> tuple[Retrieval, list[Passage], list[str]]:  # fmt: skip
+                 st: _TenantState) -> tuple[Retrieval, list[Passage], list[Any]]:  # fmt: skip
         faqs, sections = self._catalog(tenant_id, st)
         kept: list[Candidate] = []
         passages: list[Passage] = []
-        texts: list[str] = []  # what the gate compares the query with, lexically
+        items: list[Any] = []  # the catalog entries behind the kept candidates (the gate reads their text)
         for c in result.candidates:
             if c.kind == "faq":
                 f = faqs.get(c.item_id)
                 if f is None or not f.enabled:
                     continue  # stale index entry from an interrupted write, or disabled since
                 passages.append(Passage(f.ext_id, f.question, f.answer))
-                texts.append(faq_text(f))
+                items.append(f)
             else:
                 sec = sections.get(c.item_id)
                 if sec is None:
                     continue
                 passages.append(Passage(f"{sec.doc_key}#{sec.section_idx}", sec.title, sec.content))
-                texts.append(section_text(sec))
+                items.append(sec)
             kept.append(c)
         if result.accepted and kept and result.candidates and kept[0] != result.candidates[0]:
             result = replace(result, accepted=False, reason="top_unresolvable")
-        return replace(result, candidates=kept), passages, texts
+        return replace(result, candidates=kept), passages, items
 
-    def _gate(self, query: str, result: Retrieval, passages: list[Passage], texts: list[str], embedder: Embedder,
+    def _gate(self, query: str, result: Retrieval, passages: list[Passage], items: list[Any], embedder: Embedder,
               tenant_id: str, st: _TenantState) -> tuple[Retrieval, list[Passage]]:  # fmt: skip
         """Re-rank with lexical evidence and decide with the learned gate (not when vectors are down)."""
         if "vector_down" in result.degraded:
             return result, passages
         lex = self._lexicon(tenant_id, st)
         try:
-            d = decide(query, result.query_vector, result.candidates, texts, lex.stats, self.anchors, embedder,
+            grams = [lex.grams(c.kind, item) for c, item in zip(result.candidates, items, strict=True)]
+            d = decide(query, result.query_vector, result.candidates, grams, lex.stats, self.anchors, embedder,
                        self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms)  # fmt: skip
         except BackendUnavailable as exc:  # anchors could not be embedded (remote embedder): the cosine rule stands
             log.warning("gate unavailable, keeping the cosine decision: %s", exc)

@@ -8,7 +8,7 @@ written blind goes from 0.89 (dense cosine) to 0.95.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,13 +29,13 @@ class Decision:
     other_platform: str = ""  # a platform the question names and the KB never mentions (淘宝, 拼多多…)
 
 
-def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate], texts: Sequence[str],
-           stats: NgramStats, anchors: OffTopicAnchors, embedder: Embedder, model: GateModel,
-           lexical_weight: float, foreign_platforms: Collection[str] = ()) -> Decision:  # fmt: skip
-    """``texts[i]`` is the lexical text of ``candidates[i]`` (an FAQ's phrasings, or a section)."""
+def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate],
+           item_grams: Sequence[Mapping[str, int]], stats: NgramStats, anchors: OffTopicAnchors,
+           embedder: Embedder, model: GateModel, lexical_weight: float,
+           foreign_platforms: Collection[str] = ()) -> Decision:  # fmt: skip
+    """``item_grams[i]``: the n-grams of ``candidates[i]``'s text (an FAQ's phrasings, or a section)."""
     q_grams = char_grams(query)
     q_vec = stats.vector(q_grams)
-    item_grams = [char_grams(t) for t in texts]
     lexical = [stats.cosine(q_vec, stats.vector(g)) for g in item_grams]
     order = sorted(range(len(candidates)), key=lambda i: -(candidates[i].score + lexical_weight * lexical[i]))
     top = order[0]

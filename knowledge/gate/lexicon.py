@@ -5,13 +5,14 @@ Built from the catalog (FAQs + document sections) once per KB generation and ver
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge import indexing
 from knowledge.gate.anchors import other_platforms
-from knowledge.text.ngrams import NgramStats
+from knowledge.text.ngrams import NgramStats, char_grams
 from knowledge.text.pii import mask
 from knowledge.text.query import retrieval_text  # the query side's normalisation, on the KB side
 
@@ -33,6 +34,17 @@ def section_text(sec: Any) -> str:
 class Lexicon:
     stats: NgramStats
     foreign_platforms: tuple[str, ...]  # other platforms' names this tenant's KB never mentions
+    # n-grams of items that reached a top-k, kept for this KB generation: masking and splitting an item's
+    # text is done once, not on every question it shows up in
+    _grams: dict[tuple[str, int], Counter[str]] = field(default_factory=dict, repr=False)
+
+    def grams(self, kind: str, item: Any) -> Counter[str]:
+        """``item`` is the catalog's FaqItem (kind "faq") or SectionItem."""
+        key = (kind, item.faq_id if kind == "faq" else item.emb_id)
+        cached = self._grams.get(key)
+        if cached is None:
+            cached = self._grams[key] = char_grams(faq_text(item) if kind == "faq" else section_text(item))
+        return cached
 
     @classmethod
     def build(cls, faqs: Mapping[int, Any], sections: Mapping[int, Any]) -> Lexicon:

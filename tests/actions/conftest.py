@@ -3,6 +3,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -13,21 +15,30 @@ from actions.orders.demo_server import create_app
 from ..conftest import free_port
 
 
-@pytest.fixture(scope="module")
-def demo_shop() -> Iterator[str]:
-    """The demo order API served over real HTTP on a free port."""
+@contextmanager
+def serve_in_thread(app: Any, ready_seconds: float = 10.0) -> Iterator[str]:
+    """An ASGI app served over real HTTP on a free port (uvicorn in a thread); yields its URL once healthy."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/health").status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo_shop() -> Iterator[str]:
+    """The demo order API served over real HTTP on a free port."""
+    with serve_in_thread(create_app()) as url:
+        yield url

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -23,7 +19,7 @@ from knowledge.server import create_app
 from knowledge.service import KnowledgeService
 from tests.knowledge.conftest import SMALL_FAQ, make_settings, write_jsonl
 
-from ..conftest import free_port
+from .conftest import serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +32,8 @@ def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     svc.migrate()
     assert svc.import_paths([write_jsonl(Path(home) / "faq.jsonl", SMALL_FAQ)], "default")[0].status == "ok"
     svc.close()  # the embedded stores take one client: the server opens its own
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings), ready_seconds=60) as url:
+        yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
 
 
 def run_order_action(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
