@@ -5,7 +5,7 @@
   document set of ``--doc-chunks`` sections built from the sample documents.
 * retrieval at scale: ``--n`` chunks over ``--tenants`` tenants in one collection; a tenant-filtered top-k
   search measured p50/p99, through the same MilvusVectorStore / TantivyKeywordIndex / fusion code the service
-  uses. Embedding 100k chunks with the default model would take hours on 2 cores, so the scale vectors are
+  uses. Embedding 100k chunks with the default model takes 15-45 min on 2 cores, so the scale vectors are
   random unit vectors (stated in the output); the query embedding is timed separately with the real model.
 
 Usage: python bench/kb_bench.py [--n 100000] [--tenants 20] [--start-milvus | --uri http://host:19530]
@@ -34,7 +34,7 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2)
 
 
-def bench_ingest(doc_chunks: int) -> dict[str, object]:
+def bench_ingest(doc_chunks: int, paras_per_section: tuple[int, ...] = (1, 4)) -> dict[str, object]:
     from bot.settings import load_settings
     from knowledge.service import KnowledgeService
 
@@ -52,23 +52,30 @@ def bench_ingest(doc_chunks: int) -> dict[str, object]:
     dt = time.perf_counter() - t
     out["faq"] = {"entries": faq.embedded, "seconds": round(dt, 2), "entries_per_s": round(faq.embedded / dt, 1)}
 
-    # synthetic documents: the sample documents' paragraphs reshuffled into many files
+    # synthetic documents: the sample documents' paragraphs reshuffled into many files, one section per
+    # chunk; k paragraphs per section: 1 is the sample documents' own grain (~90 chars), 4 nearly fills a
+    # default 400-char chunk
     paras = [p for f in sorted((samples / "docs").glob("*.md")) for p in f.read_text("utf-8").split("\n\n")
              if p.strip() and not p.startswith("#")]  # fmt: skip
     rng = random.Random(0)
-    doc_dir = home / "docs"
-    doc_dir.mkdir()
     per_file = 20
-    for i in range(max(1, doc_chunks // per_file)):
-        body = "\n\n".join(f"## 第{j}节\n{rng.choice(paras)}（编号{i}-{j}）" for j in range(per_file))
-        (doc_dir / f"doc{i:04d}.md").write_text(f"# 文档{i}\n\n{body}\n", encoding="utf-8")
-    t = time.perf_counter()
-    reports = svc.import_paths([doc_dir], "default")
-    dt = time.perf_counter() - t
-    n = sum(r.embedded for r in reports)
-    lens = [len(p) for p in paras]
-    out["docs"] = {"chunks": n, "seconds": round(dt, 2), "chunks_per_s": round(n / dt, 1),
-                   "mean_chunk_chars": round(float(np.mean(lens)), 0)}  # fmt: skip
+    for k in paras_per_section:
+        doc_dir = home / f"docs{k}"
+        doc_dir.mkdir()
+        lens = []
+        for i in range(max(1, doc_chunks // per_file)):
+            picks = ["".join(rng.choice(paras) for _ in range(k))[:380] for _ in range(per_file)]
+            sections = [f"{x}（编号{i}-{j}）" for j, x in enumerate(picks)]
+            lens += [len(x) for x in sections]
+            body = "\n\n".join(f"## 第{j}节\n{x}" for j, x in enumerate(sections))
+            (doc_dir / f"doc{i:04d}.md").write_text(f"# 文档{k}-{i}\n\n{body}\n", encoding="utf-8")
+        t = time.perf_counter()
+        reports = svc.import_paths([doc_dir], "default")
+        dt = time.perf_counter() - t
+        n = sum(r.embedded for r in reports)
+        out["docs" if k == 1 else f"docs_{k}_paragraphs"] = {
+            "chunks": n, "seconds": round(dt, 2), "chunks_per_s": round(n / dt, 1),
+            "mean_chunk_chars": round(float(np.mean(lens)), 0)}  # fmt: skip
     svc.close()
     return out
 
@@ -146,7 +153,7 @@ def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, querie
     return {
         "chunks": n, "tenants": tenants, "backend": "milvus server" if not store.is_lite else "milvus-lite",
         "index": store.index_type, "partition_key": partition_key, "ef": ef, "top_k": top_k,
-        "vectors": "random unit vectors (embedding 100k chunks with the default model takes hours on 2 cores)",
+        "vectors": "random unit vectors (embedding 100k chunks with the default model takes 15-45 min on 2 cores)",
         "load_seconds": round(load_s, 1),
         "vector_search_ms": {"p50": pct(vec_ms, 50), "p99": pct(vec_ms, 99)},
         "vector_recall@10_vs_exact": round(float(np.mean(recall)), 4),
