@@ -11,6 +11,7 @@ from knowledge.text.chunking import chunk_text
 from knowledge.text.faq_files import parse_faq_file
 from knowledge.text.loaders import LoadError, load_document
 from knowledge.text.pii import mask
+from knowledge.text.query import retrieval_text, standardise
 from knowledge.text.tokenize import tokenize
 
 MB = 1_000_000
@@ -54,6 +55,21 @@ def test_pii_masking(raw: str, hidden: str, placeholder: str) -> None:
 def test_pii_keeps_order_numbers_and_policy_text() -> None:
     text = "订单250401093017745120还没发货，退货地址见订单详情页"
     assert mask(text) == text
+
+
+@pytest.mark.parametrize(("typed", "standard"), [
+    ("优惠卷咋用不了", "优惠券怎么用不了"),
+    ("俺的钱啥时候到帐", "我的钱什么时候到账"),
+    ("可以退么？", "可以退吗？"),
+    ("为啥这么慢", "为什么这么慢"),  # 这么 keeps its 么
+    ("什么时候发货", "什么时候发货"),  # standard text is left alone
+])  # fmt: skip
+def test_colloquial_wording_is_standardised(typed: str, standard: str) -> None:
+    assert standardise(typed) == standard
+
+
+def test_retrieval_text_hides_numbers_and_standardises() -> None:
+    assert retrieval_text("单号SF1234567890123咋还没到") == "单号运单号怎么还没到"
 
 
 def test_tokenize_chinese_for_keywords() -> None:
