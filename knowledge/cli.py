@@ -222,7 +222,9 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table("version", "status", "model", "dim", "vectors", "keywords", "created", "activated", "note")
     for r in rows:
-        table.add_row(r["name"], r["status"], r["model"], str(r["dim"]), str(r.get("vectors", "-")),
+        # a version built by another model than the configured one: `csbot kb rebuild` makes a current one
+        model = r["model"] if r.get("model_is_configured", True) else f"{r['model']} [yellow](not configured)[/yellow]"
+        table.add_row(r["name"], r["status"], model, str(r["dim"]), str(r.get("vectors", "-")),
                       str(r.get("keywords", "-")), r["created_at"], r["activated_at"] or "-",
                       r["note"] or "")  # fmt: skip
     out.print(table)

@@ -57,8 +57,10 @@ class VersionManager:
         out = []
         with self.db.session() as s:
             rows = repo.versions(s)
+        configured = self.current_embedder().model_id
         for v in rows:
             entry: dict[str, Any] = {"name": v.name, "status": v.status, "model": v.model_id, "dim": v.dim,
+                                     "model_is_configured": v.model_id == configured,
                                      "collection": v.vector_collection, "keyword_index": v.keyword_index,
                                      "created_at": v.created_at.isoformat(timespec="seconds"),
                                      "activated_at": v.activated_at.isoformat(timespec="seconds")

