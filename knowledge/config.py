@@ -43,6 +43,8 @@ class KnowledgeConfig:
     record_low_confidence: bool = True
     index_faq_answers: bool = False
     llm_answer_faq_directly: bool = False
+    # with an LLM configured, ask it which candidate answers when the gate is unsure (knowledge/judge.py)
+    llm_judge: bool = True
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> KnowledgeConfig:

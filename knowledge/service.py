@@ -34,6 +34,7 @@ from knowledge.gate.lexicon import Lexicon
 from knowledge.gate.model import GateModel
 from knowledge.indexing import IndexWriter, VersionInfo
 from knowledge.ingest import FileReport, Ingestor
+from knowledge.judge import LlmJudge, apply_judge
 from knowledge.keywords.base import KeywordIndex
 from knowledge.keywords.factory import create_keyword_index
 from knowledge.retrieval import Retrieval, Retriever
@@ -133,6 +134,11 @@ class KnowledgeService:
         t, o = self.backends["llm"]
         return create_answerer(t, o)
 
+    @cached_property
+    def judge(self) -> LlmJudge | None:
+        t, o = self.backends["llm"]
+        return LlmJudge.from_options(o) if t == "openai" and self.cfg.llm_judge and self.llm is not None else None
+
     def embedder(self, type_: str, options: Mapping[str, Any]) -> Embedder:
         key = type_ + json.dumps(options, sort_keys=True, default=str)
         with self._lock:
@@ -215,6 +221,8 @@ class KnowledgeService:
         result, passages, items = self._resolve(result, tenant_id, st)
         if self.cfg.gate == "learned" and result.candidates and result.query_vector is not None:
             result, passages = self._gate(masked, result, passages, items, embedder, tenant_id, st)
+        if self.judge is not None and "p_answer" in result.features:
+            result, passages = apply_judge(self.judge, masked, result, passages, self.cfg, self.metrics)
         return result, passages
 
     def _resolve(self, result: Retrieval, tenant_id: str,

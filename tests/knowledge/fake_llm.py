@@ -1,7 +1,8 @@
 """A fake of an outside, paid service: an OpenAI-compatible chat-completions endpoint on localhost.
 
 The model name picks the behaviour: ``fake-ok`` answers from the prompt, ``fake-slow`` sleeps past any
-sane client timeout, ``fake-error`` returns HTTP 500. Every request body is kept for assertions.
+sane client timeout, ``fake-error`` returns HTTP 500. A judge prompt (【候选知识】) gets ``judge_reply``, which
+the test sets to the verdict it wants to see handled. Every request body is kept for assertions.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def _free_port() -> int:
 class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.judge_reply = "1"
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
@@ -42,7 +44,10 @@ class FakeOpenAI:
         if model == "fake-error":
             return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error"}}, 500)
         user = body["messages"][-1]["content"]
-        text = "根据资料：" + user.split("【参考资料】", 1)[-1].split("\n")[1][:40]
+        if "【候选知识】" in user:
+            text = self.judge_reply
+        else:
+            text = "根据资料：" + user.split("【参考资料】", 1)[-1].split("\n")[1][:40]
         return JSONResponse({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
