@@ -33,8 +33,8 @@ def judged(fresh_service: Callable[..., KnowledgeService], tmp_path: Path,
              **extra: object) -> KnowledgeService:  # fmt: skip
         llm = {"type": "openai", "base_url": fake_llm.base_url, "model": model, "api_key": "sk-test",
                "timeout": timeout}  # fmt: skip
-        return fresh_service({"llm": llm, "knowledge": {**WIDE, **(knowledge or {}),
-                                                        "llm_answer_faq_directly": True}, **extra}, home=home)  # fmt: skip
+        tuning = {**WIDE, **(knowledge or {}), "llm_answer_faq_directly": True}
+        return fresh_service({"llm": llm, "knowledge": tuning, **extra}, home=home)
 
     return make
 
@@ -54,7 +54,7 @@ def test_parse_pick() -> None:
 
 def test_the_judges_pick_is_answered(judged: Callable[..., KnowledgeService], fake_llm: FakeOpenAI) -> None:
     svc = judged()
-    result, passages = svc.search("我想退货", "default")
+    _, passages = svc.search("我想退货", "default")
     assert passages[0].id == "q1"
     second = passages[1].id
     fake_llm.judge_reply = "2"
