@@ -297,7 +297,7 @@ class KnowledgeService:
             raise
         for d in result.degraded:
             self.metrics[f"degraded_{d}"] += 1
-        ans = self._compose(text, result, passages, version)
+        ans = self._compose(masked, result, passages, version)  # no customer PII to an outside LLM
         ans = replace(ans, latency_ms=(time.perf_counter() - started) * 1000)
         if ans.abstained:
             self.metrics["abstained"] += 1

@@ -85,6 +85,9 @@ def test_llm_answer_through_the_chain(fresh_service: Callable[..., KnowledgeServ
     assert sent["model"] == "fake-ok" and "申请售后" in sent["messages"][-1]["content"]
     assert sent["messages"][0]["role"] == "system"
     assert svc.metrics["llm_ok"] == 1
+    # the LLM gets the masked question: no customer phone number leaves for an outside service
+    assert svc.answer("我想退货 我手机13812345678", "default").source == "llm"
+    assert all("13812345678" not in m["content"] for m in fake_llm.requests[-1]["messages"])
     # out-of-scope questions never reach the LLM
     n = len(fake_llm.requests)
     assert svc.answer("明天会下雨吗", "default").abstained and len(fake_llm.requests) == n
