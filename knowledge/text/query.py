@@ -21,10 +21,25 @@ _COLLOQUIAL = {
     "到帐": "到账", "帐号": "账号", "帐户": "账户", "退钱": "退款",
 }  # fmt: skip
 _COLLOQUIAL_RE = re.compile("|".join(sorted(map(re.escape, _COLLOQUIAL), key=len, reverse=True)))
+# Latin words customers type instead of characters: toneless pinyin of shop words and a few English ones.
+# Whole Latin runs only (``[A-Za-z]+``), so "sf" in "sf快递" maps and "sfx" does not.
+_LATIN = {
+    "zenme": "怎么", "zenmeban": "怎么办", "shenme": "什么", "weishenme": "为什么", "jitian": "几天",
+    "duojiu": "多久", "duoshaoqian": "多少钱", "tuikuan": "退款", "tuihuo": "退货", "huanhuo": "换货",
+    "fapiao": "发票", "kuaidi": "快递", "wuliu": "物流", "fahuo": "发货", "shouhuo": "收货", "dizhi": "地址",
+    "dingdan": "订单", "shouhou": "售后", "yunfei": "运费", "baoyou": "包邮", "huiyuan": "会员", "jifen": "积分",
+    "zhifu": "支付", "quxiao": "取消", "qianshou": "签收", "kefu": "客服", "rengong": "人工", "mima": "密码",
+    "zhanghao": "账号", "youhuiquan": "优惠券", "yhq": "优惠券", "sf": "顺丰",
+    "refund": "退款", "coupon": "优惠券", "invoice": "发票", "password": "密码", "pwd": "密码",
+    "delivery": "配送", "shipping": "运费",
+}  # fmt: skip
+_LATIN_RE = re.compile(r"[A-Za-z]+")
+_FA_PIAO = re.compile(r"(?i)fa(?=票)")  # fa票
 _FINAL_ME = re.compile(r"(?<![什怎那这多要])么(?=[？?。！!，,\s]|$)")  # 可以退么 → 吗
 
 
 def standardise(text: str) -> str:
+    text = _LATIN_RE.sub(lambda m: _LATIN.get(m.group(0).lower(), m.group(0)), _FA_PIAO.sub("发", text))
     return _FINAL_ME.sub("吗", _COLLOQUIAL_RE.sub(lambda m: _COLLOQUIAL[m.group(0)], text))
 
 

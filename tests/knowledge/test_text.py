@@ -63,6 +63,10 @@ def test_pii_keeps_order_numbers_and_policy_text() -> None:
     ("可以退么？", "可以退吗？"),
     ("为啥这么慢", "为什么这么慢"),  # 这么 keeps its 么
     ("什么时候发货", "什么时候发货"),  # standard text is left alone
+    ("寄到成都要jitian", "寄到成都要几天"),  # pinyin typed instead of characters
+    ("fa票 zenme开", "发票 怎么开"),
+    ("Refund多久到账 想换SF", "退款多久到账 想换顺丰"),
+    ("python for循环", "python for循环"),  # other Latin words stay
 ])  # fmt: skip
 def test_colloquial_wording_is_standardised(typed: str, standard: str) -> None:
     assert standardise(typed) == standard
