@@ -15,7 +15,7 @@ RUNS = [
     ["-m", "bench.kb_quality"],  # KB answer quality on every eval set, learned gate vs cosine rule
     # what a customer gets: Rasa routing + KB, in the default CSBOT_HOME (make setup trained and seeded it)
     ["-m", "bench.assistant_kb_eval", "knowledge/samples/eval.jsonl", "tests/data/kb_heldout.jsonl",
-     "tests/data/kb_heldout2.jsonl", "tests/data/kb_heldout3.jsonl"],
+     "tests/data/kb_heldout2.jsonl", "tests/data/kb_heldout3.jsonl", "tests/data/kb_heldout4.jsonl"],
 ]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SETS = ["knowledge/samples/eval.jsonl", "tests/data/kb_heldout.jsonl", "tests/data/kb_heldout2.jsonl",
-        "tests/data/kb_heldout3.jsonl"]  # fmt: skip
+        "tests/data/kb_heldout3.jsonl", "tests/data/kb_heldout4.jsonl"]  # fmt: skip
 CSBOT = str(REPO / ".venv" / "bin" / "csbot")
 
 
