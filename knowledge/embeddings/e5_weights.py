@@ -8,6 +8,7 @@ lets the same weights run on onnxruntime's int8 kernels (``e5_onnx``) without a 
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ class Vocabulary:
 
 
 class _Reader:
-    def __init__(self, buf: bytes) -> None:
+    def __init__(self, buf: bytes | mmap.mmap) -> None:
         self.buf, self.pos = buf, 0
 
     def take(self, fmt: str) -> tuple[int | float, ...]:
@@ -59,7 +60,9 @@ class E5Weights:
     """Config, vocabulary and tensors of one ``E5S1`` file (matrices stay 4-bit until asked for)."""
 
     def __init__(self, path: Path) -> None:
-        buf = path.read_bytes()
+        # mapped, not read: the 250k-row token table (54 MB) is only touched row by row
+        with path.open("rb") as f:
+            buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         if buf[:4] != b"E5S1":
             raise ValueError(f"{path}: not an E5S1 model file")
         r = _Reader(buf)
