@@ -36,6 +36,10 @@ MIN_SITUATION_CHARS = 8
 # the customer asks us to act: start the task, do not lecture
 REQUEST_MARKERS = re.compile(r"我要|我想|帮我|给我|申请|麻烦")
 ORDER_INTENTS = ("order_status", "logistics", "cancel_order", "return_refund", "change_address")
+# an angry customer who wants a person, not an FAQ: 我要投诉 / 找你们领导 / 服务太差
+ESCALATION_MARKERS = re.compile(
+    r"投诉|差评|举报|上级|领导|经理|12315|消协|工商|曝光|律师|起诉|骗子|垃圾|敷衍|态度|太差|气死"
+)
 
 
 def looks_like_question(text: str) -> bool:
@@ -55,7 +59,8 @@ def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
     if intent == "out_of_scope":
         return "sure"
     if intent == "complaint":
-        return "sure" if looks_like_question(text) else None
+        # a problem stated angrily (扣了我两次钱！！ / 优惠券是灰的点不了) still has a policy answer
+        return "sure" if looks_like_question(text) or not ESCALATION_MARKERS.search(text) else None
     if intent in ORDER_INTENTS and not has_order_id:
         if looks_like_question(text):
             return "answer"

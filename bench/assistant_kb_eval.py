@@ -10,7 +10,7 @@ intents get their own replies. This script measures what a customer gets:
 * out-of-scope query abstained = not answered by the KB (routed elsewhere, or the KB abstained)
 * self_service = answered correctly, or the expected FAQ is among the "您是不是想问" buttons
 
-    CSBOT_HOME=... python -m bench.assistant_kb_eval knowledge/samples/eval.jsonl tests/data/kb_heldout.jsonl
+    CSBOT_HOME=... python -m bench.assistant_kb_eval [--details] knowledge/samples/eval.jsonl tests/data/...
 (the home must hold the imported KB; the Rasa model is the one `csbot train` made there)
 
 Measured 2026-11-26 (docs/benchmarks.md): a looser KB gate for messages Rasa labels ask_question gained
@@ -38,7 +38,7 @@ from knowledge.service import KnowledgeService
 TRIAGE_INTENTS = ("return_refund", "change_address")
 
 
-def main(files: list[str]) -> None:
+def main(files: list[str], details: bool = False) -> None:
     s = load_settings()
     svc = KnowledgeService.from_settings(s)
     env = child_env(s)
@@ -71,9 +71,13 @@ def main(files: list[str]) -> None:
                         offered = [p.id for p in svc.suggestions_for(result, passages)]
                 if c.expected:
                     ins += 1
-                    ok_in += answered_id is not None and any(answered_id == e or answered_id.startswith(e + "#")
-                                                              or answered_id == e.split("#")[0] for e in c.expected)
+                    right = answered_id is not None and any(answered_id == e or answered_id.startswith(e + "#")
+                                                             or answered_id == e.split("#")[0] for e in c.expected)
+                    ok_in += right
                     suggested += answered_id is None and any(o in c.expected for o in offered)
+                    if details and not right:  # one line per in-scope miss: where it went and what came back
+                        print(json.dumps({"query": c.query, "expected": c.expected, "intent": intent, "bar": bar,
+                                          "answered": answered_id, "offered": offered}, ensure_ascii=False))
                 else:
                     oos += 1
                     ok_oos += answered_id is None
@@ -87,4 +91,5 @@ def main(files: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = [a for a in sys.argv[1:] if a != "--details"]
+    main(args, details="--details" in sys.argv[1:])

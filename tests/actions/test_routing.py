@@ -1,0 +1,30 @@
+"""Which NLU routes may ask the knowledge base, and how sure it must be (``kb_bar``, shared with the bench)."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.knowledge_actions import kb_bar
+
+
+@pytest.mark.parametrize(("intent", "text", "has_order", "bar"), [
+    ("ask_question", "退货运费谁出", False, "answer"),
+    ("nlu_fallback", "呃 那个", False, "answer"),
+    ("out_of_scope", "能寄到国外吗 我在美国", False, "sure"),  # the NLU is wrong sometimes: only a sure answer
+    # complaints: questions and plainly stated problems may get a sure answer, escalations go to a person
+    ("complaint", "客服处理得太敷衍了 找谁投诉", False, "sure"),
+    ("complaint", "扣了我两次钱！！", False, "sure"),
+    ("complaint", "我的优惠卷是灰的 点不了", False, "sure"),
+    ("complaint", "我要投诉你们的售后！！", False, None),
+    ("complaint", "你们这服务太差劲了 气死我了", False, None),
+    ("complaint", "售后处理的太敷衍了 我要找上级反映", False, None),
+    # order intents: a rule question or a described situation, not a task with its order number
+    ("logistics", "快递一般几天到", False, "answer"),
+    ("logistics", "包裹在转运中心躺了4天了 一点动静都没有", False, "sure"),
+    ("logistics", "帮我查下物流", False, None),
+    ("logistics", "250509173022118899 物流轨迹在哪能查到", True, None),
+    ("cancel_order", "取消订单", False, None),
+    ("greet", "你好", False, None),
+])  # fmt: skip
+def test_kb_bar(intent: str, text: str, has_order: bool, bar: str | None) -> None:
+    assert kb_bar(intent, text, has_order) == bar
