@@ -34,12 +34,14 @@ _LATIN = {
     "delivery": "配送", "shipping": "运费",
 }  # fmt: skip
 _LATIN_RE = re.compile(r"[A-Za-z]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FA_PIAO = re.compile(r"(?i)fa(?=票)")  # fa票
 _FINAL_ME = re.compile(r"(?<![什怎那这多要])么(?=[？?。！!，,\s]|$)")  # 可以退么 → 吗
 
 
 def standardise(text: str) -> str:
-    text = _LATIN_RE.sub(lambda m: _LATIN.get(m.group(0).lower(), m.group(0)), _FA_PIAO.sub("发", text))
+    if _CJK.search(text):  # Latin words inside Chinese; an English question (English KB) stays as typed
+        text = _LATIN_RE.sub(lambda m: _LATIN.get(m.group(0).lower(), m.group(0)), _FA_PIAO.sub("发", text))
     return _FINAL_ME.sub("吗", _COLLOQUIAL_RE.sub(lambda m: _COLLOQUIAL[m.group(0)], text))
 
 

@@ -67,6 +67,7 @@ def test_pii_keeps_order_numbers_and_policy_text() -> None:
     ("fa票 zenme开", "发票 怎么开"),
     ("Refund多久到账 想换SF", "退款多久到账 想换顺丰"),
     ("python for循环", "python for循环"),  # other Latin words stay
+    ("how long does a refund take", "how long does a refund take"),  # English questions are left alone
 ])  # fmt: skip
 def test_colloquial_wording_is_standardised(typed: str, standard: str) -> None:
     assert standardise(typed) == standard
