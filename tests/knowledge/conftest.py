@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,34 @@ def make_settings(home: Path, overrides: dict[str, Any] | None = None) -> Settin
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
     env["CSBOT_HOME"] = str(home)
     return load_settings(env, overrides)
+
+
+@contextmanager
+def http_process(args: list[str], ready_seconds: float = 60) -> Iterator[str]:
+    """``python ARGS --port P`` in its own process until its /health answers; yields http://127.0.0.1:P."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_seconds
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(args)} did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

