@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import customer_id, latest_entity, order_service
-from actions.knowledge_actions import kb_bar, policy_answer
+from actions.knowledge_actions import ActionAnswerQuestion, about_address, kb_bar, policy_answer
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.orders.client import OrderError, normalize_order_id
 
@@ -107,6 +107,9 @@ class ActionTriageRequest(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         form = self.FORMS.get(intent, "return_form")
         text = tracker.latest_message.get("text") or ""
+        if form == "address_form" and not about_address(text):
+            # the NLU heard "change something", not an address: answer it as a question, never ask for a new address
+            return await ActionAnswerQuestion().run(dispatcher, tracker, domain)
         bar = kb_bar(intent, text, bool(latest_entity(tracker, "order_id")))
         if bar:
             policy = await policy_answer(tracker, bar)

@@ -42,8 +42,16 @@ ESCALATION_MARKERS = re.compile(
 )
 
 
+# what an address change talks about; "change" without any of it (发票抬头写错了 / 颜色拍错了) is another question
+ADDRESS_WORDS = re.compile(r"地址|收货|收件|寄到|送到|送货|搬家|门牌|小区|街道|路|省|市|区|县|电话|手机")
+
+
 def looks_like_question(text: str) -> bool:
     return bool(QUESTION_MARKERS.search(text))
+
+
+def about_address(text: str) -> bool:
+    return bool(ADDRESS_WORDS.search(text))
 
 
 def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
@@ -61,6 +69,8 @@ def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
     if intent == "complaint":
         # a problem stated angrily (扣了我两次钱！！ / 优惠券是灰的点不了) still has a policy answer
         return "sure" if looks_like_question(text) or not ESCALATION_MARKERS.search(text) else None
+    if intent == "change_address" and not about_address(text):
+        return "answer"  # not an address at all: a question like any other (action_triage_request)
     if intent in ORDER_INTENTS and not has_order_id:
         if looks_like_question(text):
             return "answer"

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from actions.knowledge_actions import kb_bar
+from actions.knowledge_actions import about_address, kb_bar
 from bench.rasa_bench import free_port, start_rasa
 from bot.rasa_env import child_env, model_path
 from bot.settings import load_settings
@@ -65,7 +65,8 @@ def main(files: list[str], details: bool = False) -> None:
                     ans = svc.answer(c.query, s.default_tenant)
                     if not ans.abstained and ans.citations and (bar == "answer" or ans.sure):
                         answered_id = ans.citations[0].id.split("#")[0]
-                    elif ans.suggestions and bar == "answer" and intent not in TRIAGE_INTENTS:
+                    elif ans.suggestions and bar == "answer" and (intent not in TRIAGE_INTENTS or (
+                            intent == "change_address" and not about_address(c.query))):
                         # action_answer_question / action_handle_order show them as buttons ("您是不是想问")
                         result, passages = svc.search(c.query, s.default_tenant)
                         offered = [p.id for p in svc.suggestions_for(result, passages)]

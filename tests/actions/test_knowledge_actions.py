@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_actions
+from actions.form_actions import ActionTriageRequest
 from actions.order_actions import ActionHandleOrder
 from bot.security import service_token
 from knowledge.client import KnowledgeClient
@@ -63,3 +64,25 @@ def test_a_bare_command_still_just_asks_for_the_order_number(
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     msgs, _ = run_order_action("查物流", "logistics")  # no question, too short to be a described situation
     assert len(msgs) == 1 and msgs[0].get("response") == "utter_ask_order_id" and not msgs[0].get("buttons")
+
+
+def run_triage(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+              "metadata": {"tenant_id": "default"}}  # fmt: skip
+    t = Tracker("u1002", {}, latest, [], False, None, {}, "action_listen")
+    d = CollectingDispatcher()
+    return d.messages, asyncio.run(ActionTriageRequest().run(d, t, {}))
+
+
+def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
+    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, token = knowledge_url
+    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+    # the NLU says change_address; nothing in it is an address: answered as a question (here: unsure → buttons)
+    msgs, events = run_triage("发票抬头写错了", "change_address")
+    assert not any(e.get("event") == "followup" for e in events)
+    assert len(msgs) == 1 and "是不是想问" in msgs[0]["text"] and msgs[0]["buttons"]
+    # a real address change still starts its form
+    _, events = run_triage("帮我把收货地址改成北京市朝阳区", "change_address")
+    assert {"event": "followup", "name": "address_form", "timestamp": None} in events

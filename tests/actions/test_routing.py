@@ -24,6 +24,9 @@ from actions.knowledge_actions import kb_bar
     ("logistics", "帮我查下物流", False, None),
     ("logistics", "250509173022118899 物流轨迹在哪能查到", True, None),
     ("cancel_order", "取消订单", False, None),
+    # "change" without an address is another question; a real address change is a task
+    ("change_address", "发票抬头写错了", False, "answer"),
+    ("change_address", "帮我把收货地址改成北京市朝阳区", False, None),
     ("greet", "你好", False, None),
 ])  # fmt: skip
 def test_kb_bar(intent: str, text: str, has_order: bool, bar: str | None) -> None:
