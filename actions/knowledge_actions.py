@@ -28,7 +28,9 @@ def knowledge_client() -> KnowledgeClient:
 
 
 # A message that asks about a rule rather than giving an order: 退货运费谁出 / 快递一般几天到 / 能改地址吗
-QUESTION_MARKERS = re.compile(r"怎|咋|如何|多久|几天|多少|多长|谁|哪|什么|啥|吗|么|嘛|能不能|可不可以|是否|[?？]")
+QUESTION_MARKERS = re.compile(r"怎|咋|如何|多久|几天|多少|多长|谁|哪|什么|啥|吗|么|嘛|是否|[?？]"
+                              # A-not-A questions (行不行, 要不要, 有没有, 可不可以) and a final 不/没 (差价能退不)
+                              r"|(\w)[不没]\1|[不没][\s。！!~～]*$")
 
 
 # "包裹在转运中心躺了4天了 一点动静都没有": a situation described at length, not a bare command (查物流)

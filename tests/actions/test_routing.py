@@ -22,6 +22,10 @@ from actions.knowledge_actions import kb_bar
     ("logistics", "快递一般几天到", False, "answer"),
     ("logistics", "包裹在转运中心躺了4天了 一点动静都没有", False, "sure"),
     ("logistics", "帮我查下物流", False, None),
+    ("logistics", "送到了再给钱行不行", False, "answer"),  # A-not-A question
+    ("logistics", "快递盒子都湿透了 要不要签收", False, "answer"),
+    ("return_refund", "昨天买的今天降价了 差价能退不", False, "answer"),  # a final 不 asks
+    ("return_refund", "不想要了", False, None),  # 不 at the start asks nothing
     ("logistics", "250509173022118899 物流轨迹在哪能查到", True, None),
     ("cancel_order", "取消订单", False, None),
     # "change" without an address is another question; a real address change is a task
