@@ -8,7 +8,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge_actions import OFFER_HUMAN_BUTTONS, kb_bar, policy_answer
+from actions.knowledge_actions import (
+    OFFER_HUMAN_BUTTONS,
+    ask_kb,
+    complaint_suggestions,
+    format_answer,
+    kb_bar,
+    suggestion_buttons,
+)
 
 
 def hand_off(dispatcher: CollectingDispatcher) -> list[EventType]:
@@ -43,18 +50,24 @@ class ActionDeclineHuman(Action):
 
 
 class ActionHandleComplaint(Action):
-    """A complaint that is really a question (秒杀的东西为啥不让用券) gets a sure KB answer and the offer of a
-    human; anything else is apologised for and handed to a human at once."""
+    """A complaint that is really a question or a stated problem (秒杀的东西为啥不让用券 / 扣了我两次钱) gets a sure
+    KB answer and the offer of a human; when the KB is only close, an apology with the nearest FAQs as buttons
+    beside 转人工客服; an escalation (我要投诉 / 找你们领导), or nothing close, is handed to a human at once."""
 
     def name(self) -> str:
         return "action_handle_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
-        answer = await policy_answer(tracker, "sure") if kb_bar("complaint", text, False) else None
-        if answer:
-            text = f"{answer}\n还没解决的话，我马上帮您转人工客服。"
-            dispatcher.utter_message(text=text, buttons=OFFER_HUMAN_BUTTONS)
+        answer = await ask_kb(tracker) if kb_bar("complaint", text, False) else None
+        if answer is not None and not answer.abstained and answer.sure:
+            reply = f"{format_answer(answer.text, list(answer.citations))}\n还没解决的话，我马上帮您转人工客服。"
+            dispatcher.utter_message(text=reply, buttons=OFFER_HUMAN_BUTTONS)
             return [SlotSet("offered_human", True)]
         dispatcher.utter_message(response="utter_complaint_sorry")
+        close = complaint_suggestions(answer)
+        if close:
+            dispatcher.utter_message(text="您看是不是这个问题👇 都不是的话点“转人工客服”，马上帮您转接。",
+                                     buttons=[*suggestion_buttons(close), OFFER_HUMAN_BUTTONS[0]])  # fmt: skip
+            return [SlotSet("offered_human", True)]
         return hand_off(dispatcher)

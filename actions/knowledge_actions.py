@@ -106,6 +106,16 @@ async def kb_reply(tracker: Tracker, bar: str = "answer") -> tuple[str | None, l
     return format_answer(answer.text, list(answer.citations)), []
 
 
+def complaint_suggestions(answer: AnswerView | None) -> list[str]:
+    """The FAQ questions to offer an upset customer when the KB is close but not sure: its suggestions, or
+    the question of the answer it would give at the normal gate."""
+    if answer is None:
+        return []
+    if answer.abstained:
+        return list(answer.suggestions)
+    return [c.title for c in answer.citations[:1] if c.title]
+
+
 async def policy_answer(tracker: Tracker, bar: str = "answer") -> str | None:
     """The KB's answer (``bar="sure"``: only a very confident one), formatted with sources; None otherwise."""
     return (await kb_reply(tracker, bar))[0]

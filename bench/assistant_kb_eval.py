@@ -38,6 +38,16 @@ from knowledge.service import KnowledgeService
 TRIAGE_INTENTS = ("return_refund", "change_address")
 
 
+def buttons_shown(intent: str, bar: str, text: str) -> bool:
+    """Whether the actions show the KB's "您是不是想问" buttons when it is unsure (action_answer_question,
+    action_handle_order, action_handle_complaint; the return/address forms start instead)."""
+    if intent == "complaint":
+        return True
+    if intent == "change_address" and not about_address(text):
+        return bar == "answer"
+    return bar == "answer" and intent not in TRIAGE_INTENTS
+
+
 def main(files: list[str], details: bool = False) -> None:
     s = load_settings()
     svc = KnowledgeService.from_settings(s)
@@ -65,9 +75,9 @@ def main(files: list[str], details: bool = False) -> None:
                     ans = svc.answer(c.query, s.default_tenant)
                     if not ans.abstained and ans.citations and (bar == "answer" or ans.sure):
                         answered_id = ans.citations[0].id.split("#")[0]
-                    elif ans.suggestions and bar == "answer" and (intent not in TRIAGE_INTENTS or (
-                            intent == "change_address" and not about_address(c.query))):
-                        # action_answer_question / action_handle_order show them as buttons ("您是不是想问")
+                    elif intent == "complaint" and not ans.abstained and ans.citations:
+                        offered = [ans.citations[0].id.split("#")[0]]  # action_handle_complaint: close, not sure
+                    elif ans.suggestions and buttons_shown(intent, bar, c.query):
                         result, passages = svc.search(c.query, s.default_tenant)
                         offered = [p.id for p in svc.suggestions_for(result, passages)]
                 if c.expected:

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_actions
 from actions.form_actions import ActionTriageRequest
+from actions.handoff_actions import ActionHandleComplaint
 from actions.order_actions import ActionHandleOrder
 from bot.security import service_token
 from knowledge.client import KnowledgeClient
@@ -86,3 +87,25 @@ def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
     # a real address change still starts its form
     _, events = run_triage("帮我把收货地址改成北京市朝阳区", "change_address")
     assert {"event": "followup", "name": "address_form", "timestamp": None} in events
+
+
+def run_complaint(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    latest = {"text": text, "intent": {"name": "complaint", "confidence": 0.9}, "entities": [],
+              "metadata": {"tenant_id": "default"}}  # fmt: skip
+    t = Tracker("u1003", {}, latest, [], False, None, {}, "action_listen")
+    d = CollectingDispatcher()
+    return d.messages, asyncio.run(ActionHandleComplaint().run(d, t, {}))
+
+
+def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_person(
+    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, token = knowledge_url
+    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+    msgs, events = run_complaint("申请的退货一直没人处理")  # no escalation words; the KB is close, not sure
+    assert msgs[0].get("response") == "utter_complaint_sorry"
+    titles = [b["title"] for b in msgs[1]["buttons"]]
+    assert "怎么申请退货？" in titles and titles[-1] == "转人工客服"
+    assert {"event": "slot", "name": "offered_human", "value": True, "timestamp": None} in events
+    msgs, _ = run_complaint("我要投诉你们 找你们领导来")  # an escalation: straight to a person
+    assert msgs[0].get("response") == "utter_complaint_sorry" and "转接人工客服" in msgs[1]["text"]
