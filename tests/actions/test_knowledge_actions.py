@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_actions
@@ -38,12 +38,17 @@ def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
 
 
-def run_order_action(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_action(action: Action, text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(messages, events) of one action run on a first message with this text and intent."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
               "metadata": {"tenant_id": "default"}}  # fmt: skip
     t = Tracker("u1001", {}, latest, [], False, None, {}, "action_listen")
     d = CollectingDispatcher()
-    return d.messages, asyncio.run(ActionHandleOrder().run(d, t, {}))
+    return d.messages, asyncio.run(action.run(d, t, {}))
+
+
+def run_order_action(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return run_action(ActionHandleOrder(), text, intent)
 
 
 def test_unsure_policy_question_gets_the_order_prompt_and_the_nearest_faqs(
@@ -67,34 +72,18 @@ def test_a_bare_command_still_just_asks_for_the_order_number(
     assert len(msgs) == 1 and msgs[0].get("response") == "utter_ask_order_id" and not msgs[0].get("buttons")
 
 
-def run_triage(text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
-              "metadata": {"tenant_id": "default"}}  # fmt: skip
-    t = Tracker("u1002", {}, latest, [], False, None, {}, "action_listen")
-    d = CollectingDispatcher()
-    return d.messages, asyncio.run(ActionTriageRequest().run(d, t, {}))
-
-
 def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
     knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, token = knowledge_url
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     # the NLU says change_address; nothing in it is an address: answered as a question (here: unsure → buttons)
-    msgs, events = run_triage("发票抬头写错了", "change_address")
+    msgs, events = run_action(ActionTriageRequest(), "发票抬头写错了", "change_address")
     assert not any(e.get("event") == "followup" for e in events)
     assert len(msgs) == 1 and "是不是想问" in msgs[0]["text"] and msgs[0]["buttons"]
     # a real address change still starts its form
-    _, events = run_triage("帮我把收货地址改成北京市朝阳区", "change_address")
+    _, events = run_action(ActionTriageRequest(), "帮我把收货地址改成北京市朝阳区", "change_address")
     assert {"event": "followup", "name": "address_form", "timestamp": None} in events
-
-
-def run_complaint(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    latest = {"text": text, "intent": {"name": "complaint", "confidence": 0.9}, "entities": [],
-              "metadata": {"tenant_id": "default"}}  # fmt: skip
-    t = Tracker("u1003", {}, latest, [], False, None, {}, "action_listen")
-    d = CollectingDispatcher()
-    return d.messages, asyncio.run(ActionHandleComplaint().run(d, t, {}))
 
 
 def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_person(
@@ -102,10 +91,12 @@ def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_p
 ) -> None:
     url, token = knowledge_url
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
-    msgs, events = run_complaint("申请的退货一直没人处理")  # no escalation words; the KB is close, not sure
+    # no escalation words, and the KB is close but not sure
+    msgs, events = run_action(ActionHandleComplaint(), "申请的退货一直没人处理", "complaint")
     assert msgs[0].get("response") == "utter_complaint_sorry"
     titles = [b["title"] for b in msgs[1]["buttons"]]
     assert "怎么申请退货？" in titles and titles[-1] == "转人工客服"
     assert {"event": "slot", "name": "offered_human", "value": True, "timestamp": None} in events
-    msgs, _ = run_complaint("我要投诉你们 找你们领导来")  # an escalation: straight to a person
+    # an escalation: straight to a person
+    msgs, _ = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint")
     assert msgs[0].get("response") == "utter_complaint_sorry" and "转接人工客服" in msgs[1]["text"]

@@ -21,6 +21,7 @@ import pytest
 
 from bot.settings import Settings, load_settings
 from knowledge.service import KnowledgeService
+from tests.knowledge.fake_llm import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "knowledge" / "samples"
@@ -37,6 +38,13 @@ def make_settings(home: Path, overrides: dict[str, Any] | None = None) -> Settin
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
     env["CSBOT_HOME"] = str(home)
     return load_settings(env, overrides)
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI-compatible endpoint (an outside paid service) on a local port."""
+    with FakeOpenAI().running() as server:
+        yield server
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,6 @@ def built_home(fresh_service: Callable[..., KnowledgeService], tmp_path: Path) -
     svc.import_paths([write_jsonl(tmp_path / "a.jsonl", SMALL_FAQ)], "default")
     svc.close()
     return home
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI().running() as server:
-        yield server
 
 
 def test_vector_store_down_answers_from_keywords(fresh_service: Callable[..., KnowledgeService],

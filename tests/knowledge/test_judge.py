@@ -3,7 +3,7 @@ the test sets the verdict, the service must act on it, and fall back to the gate
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,6 @@ from tests.knowledge.fake_llm import FakeOpenAI
 
 # every question is "unsure" with this band, so each one goes to the judge
 WIDE = {"suggest_threshold": 0.001, "gate_threshold": 0.5, "sure_threshold": 0.999}
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI().running() as server:
-        yield server
 
 
 @pytest.fixture
