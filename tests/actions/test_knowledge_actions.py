@@ -38,6 +38,13 @@ def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
 
 
+@pytest.fixture
+def kb_server(knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions ask the test knowledge server."""
+    url, token = knowledge_url
+    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+
+
 def run_action(action: Action, text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(messages, events) of one action run on a first message with this text and intent."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
@@ -52,10 +59,8 @@ def run_order_action(text: str, intent: str) -> tuple[list[dict[str, Any]], list
 
 
 def test_unsure_policy_question_gets_the_order_prompt_and_the_nearest_faqs(
-    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    kb_server: None,
 ) -> None:
-    url, token = knowledge_url
-    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     msgs, events = run_order_action("一般下单之后多久能发出来呀", "logistics")
     assert len(msgs) == 1 and "订单号" in msgs[0]["text"]
     titles = [b["title"] for b in msgs[0]["buttons"]]
@@ -64,19 +69,15 @@ def test_unsure_policy_question_gets_the_order_prompt_and_the_nearest_faqs(
 
 
 def test_a_bare_command_still_just_asks_for_the_order_number(
-    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    kb_server: None,
 ) -> None:
-    url, token = knowledge_url
-    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     msgs, _ = run_order_action("查物流", "logistics")  # no question, too short to be a described situation
     assert len(msgs) == 1 and msgs[0].get("response") == "utter_ask_order_id" and not msgs[0].get("buttons")
 
 
 def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
-    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    kb_server: None,
 ) -> None:
-    url, token = knowledge_url
-    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     # the NLU says change_address; nothing in it is an address: answered as a question (here: unsure → buttons)
     msgs, events = run_action(ActionTriageRequest(), "发票抬头写错了", "change_address")
     assert not any(e.get("event") == "followup" for e in events)
@@ -87,10 +88,8 @@ def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
 
 
 def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_person(
-    knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    kb_server: None,
 ) -> None:
-    url, token = knowledge_url
-    monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
     # no escalation words, and the KB is close but not sure
     msgs, events = run_action(ActionHandleComplaint(), "申请的退货一直没人处理", "complaint")
     assert msgs[0].get("response") == "utter_complaint_sorry"
