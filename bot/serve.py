@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.ids import ensure_worker
 from bot.settings import Settings, load_settings
 
 
@@ -12,5 +13,7 @@ def serve(create_app: Callable[[Settings], Any], service: str, log_level: str = 
     import uvicorn
 
     settings = load_settings()
+    # The worker id before the app exists: leasing later, inside a write transaction, would wait on SQLite.
+    ensure_worker(settings)
     port = getattr(settings.services, f"{service}_port")
     uvicorn.run(create_app(settings), host=settings.services.host, port=port, log_level=log_level)

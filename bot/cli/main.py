@@ -197,8 +197,32 @@ def _register_plugins() -> None:
             err.print(f"[yellow]warning: command group `{ep.name}` unavailable: {exc}[/yellow]")
 
 
+def _lease_worker_id() -> None:
+    """This process's Snowflake worker id, before any command opens a write transaction (on SQLite, a lease
+    written from inside one waits for this very process's lock; see bot/ids.py).
+
+    Only when the database is there and migrated: `--help`, `status` or `db upgrade` must work on a fresh home,
+    an old schema or a database that is down. A command that creates the database itself (`csbot kb import` on
+    a fresh home) leases lazily on its first new_id() instead, which on SQLite is safe only outside a write
+    transaction: the knowledge service mints its first id (the live index version's) before its first write."""
+    if len(sys.argv) < 2 or "--help" in sys.argv[1:]:
+        return
+    from pathlib import Path
+
+    from bot.ids import ensure_worker
+
+    try:
+        s = load_settings()
+        if s.database_url.startswith("sqlite:///") and not Path(s.database_url.removeprefix("sqlite:///")).is_file():
+            return
+        ensure_worker(s)
+    except Exception:  # not leased now: a command that mints ids leases lazily and reports the problem
+        return
+
+
 def main() -> None:
     _register_plugins()
+    _lease_worker_id()
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:

@@ -1,6 +1,7 @@
 """SQLAlchemy models for the seed's tables (§5) plus the audit log.
 
-Every table carries ``tenant_id`` (seed §2.5.8 logical isolation); every query filters on it.
+Every table carries ``tenant_id`` (seed §2.5.8 logical isolation); every query filters on it. The one exception
+is ``cs_worker_lease``: infrastructure shared by the whole home, not tenant data.
 Primary keys are Snowflake ids assigned by the application, never auto-increment, so rows can be
 written idempotently from the event stream. On MySQL/MariaDB ``cs_message`` is hash-partitioned on
 ``session_id`` (16 partitions; the partition column is part of the primary key, as MySQL requires).
@@ -15,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -32,6 +34,8 @@ Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 TinyInt = SmallInteger().with_variant(mysql.TINYINT(), "mysql", "mariadb")
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 Blob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+# Epoch seconds as a float: MySQL's FLOAT is single precision (about two minutes of resolution today).
+EpochSeconds = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 
 
 def utcnow() -> dt.datetime:
@@ -242,3 +246,19 @@ class AuditLog(Base):
         Index("idx_audit_tenant_time", "tenant_id", "created_at"),
         Index("idx_audit_target", "target_type", "target_id"),
     )
+
+
+class WorkerLease(Base):
+    """One process's claim on a Snowflake worker id (bot/worker_lease.py), renewed until it exits.
+
+    Infrastructure, not tenant data, so no ``tenant_id``: a worker id must be unique across every process that
+    writes to this database, whatever tenants they serve.
+    """
+
+    __tablename__ = "cs_worker_lease"
+
+    worker_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(128), nullable=False, comment="host:pid:random")
+    # Epoch seconds from the leasing process's clock, the same clock its ids' timestamps come from.
+    expires_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+    updated_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False, comment="last claim or renewal")
