@@ -58,7 +58,7 @@ async def drive(url: str, token: str, texts: list[str], clients: int, seconds: f
                 q = f"{q} #{i}"  # a new question each time: no cache hit (the number is masked as digits only)
             t = time.perf_counter()
             try:
-                r = await http.post(f"{url}/answer", json={"query": q, "tenant_id": "default"},
+                r = await http.post(f"{url}/answer", json={"query": q},
                                     headers={"authorization": f"Bearer {token}"})  # fmt: skip
                 r.raise_for_status()
             except httpx.HTTPError:
@@ -101,8 +101,8 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.3)
         token = subprocess.run([PY, "-c", "from bot.settings import load_settings; from bot.security import "
-                                "service_token; s = load_settings(); print(service_token(s.jwt_secret, 'default', "
-                                "'bench', s.jwt_issuer))"], env=env, check=True, capture_output=True, text=True,
+                                "service_token; s = load_settings(); print(service_token(s.keyring, 'default', "
+                                "'bench', 3600))"], env=env, check=True, capture_output=True, text=True,
                                cwd=REPO).stdout.strip()  # fmt: skip
         texts = questions()
         for unique in (True, False):

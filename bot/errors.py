@@ -32,3 +32,17 @@ class InvalidInput(CsbotError):
 
 class Conflict(CsbotError):
     pass
+
+
+class PayloadTooLarge(CsbotError):
+    pass
+
+
+class UnsupportedMediaType(CsbotError):
+    pass
+
+
+class RateLimited(CsbotError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,8 +1,13 @@
-"""JWT for agent/admin APIs, role checks, password hashing and PII masking for logs.
+"""Platform tokens (JWT), roles, password hashing and PII masking for logs.
 
-Roles: ``agent`` (handoff inbox), ``kb_admin`` (knowledge admin, seed §2.5.8 ROLE_KB_ADMIN),
-``admin`` (everything), ``service`` (one platform process calling another's internal API).
-Tokens carry the tenant; every service scopes its queries by it.
+Roles: ``agent`` (handoff inbox), ``supervisor`` (agents' queues, reports, transfers), ``kb_admin``
+(knowledge admin, seed §2.5.8 ROLE_KB_ADMIN), ``admin`` (everything), ``service`` (one platform process
+calling another's internal API). Customers never hold a platform token of these audiences: who a customer is
+comes from the shop (``bot.identity``).
+
+Every token: HS256 only (``alg`` pinned, ``none`` refused), ``exp`` required, issuer and audience checked, a
+``kid`` naming the key and a ``jti`` so a logout can revoke it. Keys rotate: the current secret signs, the
+previous ones (``security.jwt_previous_secrets``) still verify until they are removed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ import jwt
 
 from bot.errors import CsbotError
 
-ROLES = frozenset({"agent", "kb_admin", "admin", "service"})
+ROLES = frozenset({"agent", "supervisor", "kb_admin", "admin", "service"})
+STAFF = "csbot-staff"  # audience of people's tokens (agents, supervisors, KB admins)
+SERVICE = "csbot-internal"  # audience of process-to-process tokens
+ALGORITHM = "HS256"
 
 
 class AuthError(CsbotError):
-    """Missing/invalid token (HTTP 401)."""
+    """Missing/invalid/expired/revoked token (HTTP 401)."""
 
 
 class PermissionDenied(CsbotError):
@@ -35,6 +43,8 @@ class Principal:
     tenant_id: str
     roles: frozenset[str]
     name: str = ""
+    token_id: str = ""  # the jti, for logout
+    expires_at: float = 0.0
 
     def require(self, *roles: str) -> None:
         """Allow if the principal holds any of ``roles`` (admin holds all)."""
@@ -43,42 +53,81 @@ class Principal:
         raise PermissionDenied(f"requires role {' or '.join(roles)}")
 
 
-def issue_token(
-    secret: str, principal: Principal, ttl_minutes: int = 480, issuer: str = "csbot", now: dt.datetime | None = None
-) -> str:
-    now = now or dt.datetime.now(dt.UTC)
+def kid(secret: str) -> str:
+    """A key id that names a secret without revealing it."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The current signing secret and the previous ones that still verify during a rotation."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+    issuer: str = "csbot"
+
+    def secret_for(self, key_id: str | None) -> list[str]:
+        keys = [self.current, *self.previous]
+        named = [k for k in keys if kid(k) == key_id]
+        return named or keys  # a token without a known kid is tried against every live key
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def issue_token(keys: Keyring, principal: Principal, ttl_seconds: float, audience: str = STAFF,
+                now: dt.datetime | None = None) -> str:  # fmt: skip
+    now = now or _now()
     claims = {
         "sub": str(principal.user_id),
         "tid": principal.tenant_id,
         "roles": sorted(principal.roles),
         "name": principal.name,
-        "iss": issuer,
+        "iss": keys.issuer,
+        "aud": audience,
         "iat": now,
-        "exp": now + dt.timedelta(minutes=ttl_minutes),
+        "exp": now + dt.timedelta(seconds=ttl_seconds),
+        "jti": secrets.token_urlsafe(12),
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": kid(keys.current)})
 
 
-def service_token(secret: str, tenant_id: str, name: str, issuer: str = "csbot", ttl_minutes: int = 60 * 24) -> str:
-    """A token for platform-internal calls (e.g. the action server asking the knowledge service)."""
-    return issue_token(secret, Principal(0, tenant_id, frozenset({"service"}), name), ttl_minutes, issuer)
+def service_token(keys: Keyring, tenant_id: str, name: str, ttl_seconds: float = 3600) -> str:
+    """A token for platform-internal calls (e.g. the action server asking the knowledge service), scoped to
+    one tenant. Short-lived: callers hold a ``bot.tokens.ServiceTokens`` that renews it."""
+    who = Principal(0, tenant_id, frozenset({"service"}), name)
+    return issue_token(keys, who, ttl_seconds, audience=SERVICE)
 
 
-def verify_token(secret: str, token: str, issuer: str = "csbot") -> Principal:
+def verify_token(keys: Keyring, token: str, audience: str = STAFF) -> Principal:
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["exp", "sub", "tid"]}
-        )
-    except jwt.ExpiredSignatureError:
-        raise AuthError("token expired") from None
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise AuthError("invalid token") from None
+    if header.get("alg") != ALGORITHM:
+        raise AuthError("invalid token")
+    claims = None
+    for secret in keys.secret_for(header.get("kid")):
+        try:
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=keys.issuer, audience=audience,
+                                options={"require": ["exp", "sub", "tid", "aud", "iss"]})  # fmt: skip
+            break
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError:
+            raise AuthError("invalid token") from None
+    if claims is None:
+        raise AuthError("invalid token")
     roles = frozenset(r for r in claims.get("roles", []) if r in ROLES)
     try:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise AuthError("invalid token subject") from None
-    return Principal(user_id=user_id, tenant_id=str(claims["tid"]), roles=roles, name=str(claims.get("name", "")))
+    return Principal(user_id=user_id, tenant_id=str(claims["tid"]), roles=roles, name=str(claims.get("name", "")),
+                     token_id=str(claims.get("jti") or ""), expires_at=float(claims["exp"]))  # fmt: skip
 
 
 def bearer_token(header: str | None) -> str:

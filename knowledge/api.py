@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` returns a Starlette app; the handoff service mounts it under ``/api/kb``.
 Every request needs ``Authorization: Bearer <jwt>`` (401 without/invalid) with role ``kb_admin`` or
-``admin`` (403 otherwise); the tenant comes from the token, never from the request.
+``admin`` (403 otherwise); the tenant comes from the token, never from the request. Index versions
+(rebuild, switch, rollback, status) serve every tenant, so they need ``admin``.
 
 Routes: ``GET/POST /faqs`` (``?q=`` substring search, ``?category=``, ``?sort=hits`` hot questions first),
 ``GET/PUT/DELETE /faqs/{id}``, ``GET /documents``,
@@ -16,7 +17,6 @@ the last two while the platform runs, because the embedded stores accept one pro
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,13 +26,16 @@ from typing import Any
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.errors import Conflict, CsbotError, InvalidInput, NotFound
-from bot.security import AuthError, PermissionDenied, Principal, bearer_token, verify_token
+from bot.audit import audit_by
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.security import Principal
 from bot.settings import Settings
 from bot.storage.models import Doc, Faq
+from bot.web import Auth, Limiter, json_body, read_body
+from bot.web import endpoint as web_endpoint
 from knowledge import repository as repo
 from knowledge.evaluation import evaluate, load_cases
 from knowledge.ingest import FileReport
@@ -49,44 +52,21 @@ def _faq_json(r: Faq) -> dict[str, Any]:
             "updated_at": r.updated_at.isoformat(timespec="seconds") if r.updated_at else None}  # fmt: skip
 
 
-def create_app(settings: Settings, service: KnowledgeService | None = None) -> Starlette:
+def create_app(settings: Settings, service: KnowledgeService | None = None, auth: Auth | None = None,
+               limit: Limiter | None = None) -> Starlette:  # fmt: skip
     svc = service or KnowledgeService.from_settings(settings)
 
     def audit(p: Principal, action: str, target_type: str, target_id: str | None, detail: Any = None) -> None:
         with svc.db.session() as s:
-            repo.audit(s, p.tenant_id, action, target_type, target_id, detail, p.user_id,
-                       ",".join(sorted(p.roles)))  # fmt: skip
+            audit_by(s, p, action, target_type, target_id, detail)
 
-    def endpoint(fn: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
-        async def handle(request: Request) -> JSONResponse:
-            try:
-                token = bearer_token(request.headers.get("authorization"))
-                principal = verify_token(settings.jwt_secret, token, settings.jwt_issuer)
-                principal.require("kb_admin")
-                result = await fn(request, principal)
-                if isinstance(result, JSONResponse):
-                    return result
-                return JSONResponse(result)
-            except AuthError as exc:
-                return JSONResponse({"error": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
-            except PermissionDenied as exc:
-                return JSONResponse({"error": str(exc)}, 403)
-            except NotFound as exc:
-                return JSONResponse({"error": str(exc)}, 404)
-            except Conflict as exc:
-                return JSONResponse({"error": str(exc)}, 409)
-            except (InvalidInput, ValueError, json.JSONDecodeError) as exc:
-                return JSONResponse({"error": str(exc)}, 400)
-            except CsbotError as exc:
-                return JSONResponse({"error": str(exc)}, 400)
+    auth = auth or Auth(settings.keyring)
 
-        return handle
+    def endpoint(fn: Handler, role: str = "kb_admin") -> Callable[[Request], Awaitable[Response]]:
+        return web_endpoint(fn, auth, (role,), limit=limit)
 
     async def body_json(request: Request) -> dict[str, Any]:
-        data = json.loads(await request.body() or b"{}")
-        if not isinstance(data, dict):
-            raise InvalidInput("expected a JSON object")
-        return data
+        return await json_body(request)
 
     def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         # embedding and index writes are blocking: keep them off the event loop
@@ -181,11 +161,8 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         return report
 
     async def file_body(request: Request) -> bytes:
-        """An uploaded file (the raw body), refused before reading when over ``knowledge.max_file_mb``."""
-        size = int(request.headers.get("content-length") or 0)
-        if size > svc.cfg.max_bytes:
-            raise InvalidInput(f"{size / 1e6:.1f} MB is over the {svc.cfg.max_file_mb:g} MB limit")
-        return await request.body()
+        """An uploaded file (the raw body), refused (413) over ``knowledge.max_file_mb``."""
+        return await read_body(request, svc.cfg.max_bytes)
 
     async def put_doc(request: Request, p: Principal) -> Any:
         data = await file_body(request)
@@ -276,10 +253,11 @@ def create_app(settings: Settings, service: KnowledgeService | None = None) -> S
         Route("/documents", endpoint(list_docs), methods=["GET"]),
         Route("/documents/{filename}", endpoint(put_doc), methods=["PUT"]),
         Route("/documents/{filename}", endpoint(delete_doc), methods=["DELETE"]),
-        Route("/rebuild", endpoint(rebuild), methods=["POST"]),
-        Route("/switch", endpoint(switch), methods=["POST"]),
-        Route("/rollback", endpoint(rollback), methods=["POST"]),
-        Route("/status", endpoint(status), methods=["GET"]),
+        # index versions serve every tenant: the platform operator's, not one shop's
+        Route("/rebuild", endpoint(rebuild, "admin"), methods=["POST"]),
+        Route("/switch", endpoint(switch, "admin"), methods=["POST"]),
+        Route("/rollback", endpoint(rollback, "admin"), methods=["POST"]),
+        Route("/status", endpoint(status, "admin"), methods=["GET"]),
         Route("/lowconf", endpoint(lowconf), methods=["GET"]),
         Route("/ask", endpoint(ask), methods=["POST"]),
         Route("/import/{filename}", endpoint(put_import), methods=["PUT"]),

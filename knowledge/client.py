@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from bot.security import service_token
 from bot.settings import Settings
+from bot.tokens import ServiceTokens
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,23 @@ class AnswerView:
 
 
 class KnowledgeClient:
-    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout,
-                                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    """Asks the knowledge service as the action server: a service token per tenant, renewed before it
+    expires (and once more if the service refuses it, e.g. after a key rotation)."""
+
+    def __init__(self, base_url: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
+        self.tokens = tokens
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KnowledgeClient:
-        token = service_token(settings.jwt_secret, settings.default_tenant, "actions", settings.jwt_issuer)
-        return cls(settings.services.url("knowledge"), token)
+        tokens = ServiceTokens(settings.keyring, "actions", settings.service_token_seconds)
+        return cls(settings.services.url("knowledge"), tokens)
 
     async def answer(self, query: str, tenant_id: str, conversation_id: str | None = None) -> AnswerView:
-        resp = await self._client.post("/answer", json={"query": query, "tenant_id": tenant_id,
-                                                        "conversation_id": conversation_id})  # fmt: skip
+        body = {"query": query, "conversation_id": conversation_id}
+        resp = await self._client.post("/answer", json=body, headers=self.tokens.headers(tenant_id))
+        if resp.status_code == 401:
+            self.tokens.forget(tenant_id)
+            resp = await self._client.post("/answer", json=body, headers=self.tokens.headers(tenant_id))
         resp.raise_for_status()
         return AnswerView.from_json(resp.json())

@@ -9,7 +9,6 @@ by probing a port. (Versions are platform-wide; those calls carry the default te
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,14 @@ import httpx
 
 from bot.cli.supervisor import pid_alive, read_status
 from bot.errors import CsbotError
-from bot.security import Principal, issue_token
+from bot.security import Keyring, Principal, issue_token
 from bot.settings import Settings
 
 
 class RemoteKnowledge:
-    def __init__(self, base_url: str, secret: str, issuer: str, timeout: float = 600.0) -> None:
+    def __init__(self, base_url: str, keys: Keyring, timeout: float = 600.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._secret = secret
-        self._issuer = issuer
+        self._keys = keys
         self._client = httpx.Client(timeout=timeout)
 
     @classmethod
@@ -41,17 +39,17 @@ class RemoteKnowledge:
                 return None
         except httpx.HTTPError:
             return None
-        return cls(health.removesuffix("/health"), settings.jwt_secret, settings.jwt_issuer)
+        return cls(health.removesuffix("/health"), settings.keyring)
 
-    def _headers(self, tenant_id: str) -> dict[str, str]:
-        who = Principal(0, tenant_id, frozenset({"kb_admin"}), "csbot-cli")
-        token = issue_token(self._secret, who, ttl_minutes=60, issuer=self._issuer, now=dt.datetime.now(dt.UTC))
-        return {"Authorization": f"Bearer {token}"}
+    def _headers(self, tenant_id: str, role: str) -> dict[str, str]:
+        # the operator at this machine holds the home's secret: a short token of the role the call needs
+        who = Principal(0, tenant_id, frozenset({role}), "csbot-cli")
+        return {"Authorization": f"Bearer {issue_token(self._keys, who, ttl_seconds=600)}"}
 
-    def _call(self, method: str, path: str, tenant_id: str, **kw: Any) -> Any:
+    def _call(self, method: str, path: str, tenant_id: str, role: str = "kb_admin", **kw: Any) -> Any:
         try:
-            resp = self._client.request(method, f"{self.base_url}/api/kb{path}", headers=self._headers(tenant_id),
-                                        **kw)  # fmt: skip
+            resp = self._client.request(method, f"{self.base_url}/api/kb{path}",
+                                        headers=self._headers(tenant_id, role), **kw)  # fmt: skip
         except httpx.HTTPError as exc:
             raise CsbotError(f"the running knowledge service at {self.base_url} did not answer: {exc}") from None
         body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
@@ -75,16 +73,16 @@ class RemoteKnowledge:
         return self._call("POST", "/ask", tenant_id, json={"query": query})
 
     def rebuild(self, note: str | None, switch: bool) -> dict[str, Any]:
-        return self._call("POST", "/rebuild", "default", json={"note": note, "switch": switch})
+        return self._call("POST", "/rebuild", "default", "admin", json={"note": note, "switch": switch})
 
     def switch(self, version: str) -> dict[str, Any]:
-        return self._call("POST", "/switch", "default", json={"version": version})
+        return self._call("POST", "/switch", "default", "admin", json={"version": version})
 
     def rollback(self) -> dict[str, Any]:
-        return self._call("POST", "/rollback", "default")
+        return self._call("POST", "/rollback", "default", "admin")
 
     def status(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/status", "default")["versions"])
+        return list(self._call("GET", "/status", "default", "admin")["versions"])
 
     def close(self) -> None:
         self._client.close()

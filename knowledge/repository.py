@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.ids import new_id
-from bot.storage.models import AuditLog, Doc, DocEmbedding, Faq, utcnow
+from bot.storage.models import Doc, DocEmbedding, Faq, utcnow
 from knowledge.models import KbIndexVersion, KbLowConfidence, KbState
 from knowledge.types import check_tenant
 
@@ -161,7 +160,3 @@ def low_confidence(s: Session, tenant_id: str, since: dt.datetime | None = None,
     return list(s.scalars(q.order_by(KbLowConfidence.created_at)))
 
 
-def audit(s: Session, tenant_id: str, action: str, target_type: str, target_id: str | None,
-          detail: dict[str, Any] | None = None, actor_id: int | None = None, actor_role: str | None = None) -> None:
-    s.add(AuditLog(audit_id=new_id(), tenant_id=check_tenant(tenant_id), actor_id=actor_id, actor_role=actor_role,
-                   action=action, target_type=target_type, target_id=target_id, detail=detail))  # fmt: skip

@@ -3,15 +3,14 @@
 milvus-lite and tantivy allow one writer process, so the process that answers questions is also the one
 that changes the knowledge base. Routes:
 
-* ``GET /health``
-* ``POST /answer {"query", "tenant_id"?, "conversation_id"?}`` — for the action server; role ``service``
+* ``GET /health`` — 200 when a live index version answers, 503 otherwise
+* ``POST /answer {"query", "conversation_id"?}`` — for the action server: role ``service``, the token's tenant
 * ``/api/kb/...`` — the admin API (role ``kb_admin``), see ``knowledge.api``
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,55 +19,60 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from bot.security import AuthError, PermissionDenied, bearer_token, verify_token
+from bot.errors import InvalidInput
+from bot.ratelimit import Rate, create_rate_limiter
+from bot.security import SERVICE, Principal
 from bot.serve import serve
 from bot.settings import Settings, load_settings
+from bot.users import UserService
+from bot.web import Auth, endpoint, json_body, per_user_limit
 from knowledge import api
 from knowledge.service import KnowledgeService
 
 MAX_QUERY_CHARS = 2000
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, service: KnowledgeService | None = None) -> Starlette:
     settings = settings or load_settings()
     svc = service or KnowledgeService.from_settings(settings)
+    auth = Auth(settings.keyring, UserService(svc.db).is_revoked)
+    backend = settings.backend("rate_limit")
+    limiter = create_rate_limiter(backend)
+    per_user = per_user_limit(limiter, Rate.parse(str(backend.get("per_user") or "600/min")))
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        # healthy means able to answer: a live index version exists (an empty KB still has one)
+        live = await asyncio.to_thread(svc.versions.live)
+        if live is None:
+            return JSONResponse({"status": "no live index version", "live": None}, 503)
+        return JSONResponse({"status": "ok", "live": live.name})
 
-    async def answer(request: Request) -> JSONResponse:
-        try:
-            principal = verify_token(settings.jwt_secret, bearer_token(request.headers.get("authorization")),
-                                     settings.jwt_issuer)  # fmt: skip
-            principal.require("service")
-        except AuthError as exc:
-            return JSONResponse({"error": str(exc)}, 401)
-        except PermissionDenied as exc:
-            return JSONResponse({"error": str(exc)}, 403)
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "body must be JSON"}, 400)
-        query = body.get("query") if isinstance(body, dict) else None
+    async def answer(request: Request, principal: Principal) -> JSONResponse:
+        body = await json_body(request, MAX_BODY_BYTES, empty_ok=False)
+        query = body.get("query")
         if not isinstance(query, str) or not query.strip():
-            return JSONResponse({"error": "query must be a non-empty string"}, 400)
-        tenant = str(body.get("tenant_id") or principal.tenant_id)
+            raise InvalidInput("query must be a non-empty string")
         conv = body.get("conversation_id")
-        ans = await asyncio.to_thread(svc.answer, query[:MAX_QUERY_CHARS], tenant, str(conv) if conv else None)
+        # the tenant is the token's: a service token is minted per tenant (bot.tokens), the body can't widen it
+        ans = await asyncio.to_thread(svc.answer, query[:MAX_QUERY_CHARS], principal.tenant_id,
+                                      str(conv)[:128] if conv else None)  # fmt: skip
         return JSONResponse(ans.to_dict())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(svc.migrate)
+        await asyncio.to_thread(svc.versions.ensure_live)  # an empty KB has a live (empty) version too
         await asyncio.to_thread(svc.warm_up)
         yield
         svc.close()  # flushes batched hit counts
+        await limiter.close()
 
     return Starlette(
         routes=[
             Route("/health", health),
-            Route("/answer", answer, methods=["POST"]),
-            Mount("/api/kb", app=api.create_app(settings, svc)),
+            Route("/answer", endpoint(answer, auth, ("service",), audience=SERVICE), methods=["POST"]),
+            Mount("/api/kb", app=api.create_app(settings, svc, auth, per_user)),
         ],
         lifespan=lifespan,
     )

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.errors import InvalidInput
+from bot.tenants import TENANT_RE, check_tenant
+
+__all__ = ["TENANT_RE", "check_tenant"]  # re-exported: the knowledge modules import them from here
 
 Kind = Literal["faq", "doc"]
-TENANT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def check_tenant(tenant_id: str) -> str:
-    """Tenant ids end up inside Milvus/ES filter expressions: only a safe alphabet is accepted."""
-    if not isinstance(tenant_id, str) or not TENANT_RE.match(tenant_id):
-        raise InvalidInput(f"invalid tenant id {tenant_id!r}: expected 1-64 of [A-Za-z0-9_-]")
-    return tenant_id
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ def api(fresh_service: Callable[..., KnowledgeService],
 
 
 def auth(client: TestClient, roles: set[str], tenant: str = "shop1", user_id: int = 7) -> dict[str, str]:
-    token = issue_token(client.settings.jwt_secret, Principal(user_id, tenant, frozenset(roles), "运营小王"),  # type: ignore[attr-defined]
-                        issuer=client.settings.jwt_issuer)  # type: ignore[attr-defined]  # fmt: skip
+    who = Principal(user_id, tenant, frozenset(roles), "运营小王")
+    token = issue_token(client.settings.keyring, who, 3600)  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -40,6 +40,9 @@ def test_auth_is_required(api: tuple[TestClient, KnowledgeService]) -> None:
     assert client.get("/faqs", headers={"Authorization": "Bearer nonsense"}).status_code == 401
     for path, method in (("/faqs", "get"), ("/faqs/q1", "delete"), ("/rebuild", "post"), ("/status", "get")):
         assert getattr(client, method)(path, headers=auth(client, {"agent"})).status_code == 403
+    # index versions serve every tenant: one shop's KB admin may not rebuild or switch them
+    for path, method in (("/rebuild", "post"), ("/switch", "post"), ("/rollback", "post"), ("/status", "get")):
+        assert getattr(client, method)(path, headers=auth(client, {"kb_admin"})).status_code == 403
 
 
 def test_faq_crud_is_audited_and_tenant_scoped(api: tuple[TestClient, KnowledgeService]) -> None:
