@@ -262,3 +262,16 @@ class WorkerLease(Base):
     # Epoch seconds from the leasing process's clock, the same clock its ids' timestamps come from.
     expires_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
     updated_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False, comment="last claim or renewal")
+
+
+class TokenRevocation(Base):
+    """A staff token revoked before its expiry (log-out, refresh): refused by every service until then."""
+
+    __tablename__ = "cs_token_revocation"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = tenant_col()
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False, comment="the token's own exp")
+
+    __table_args__ = (Index("idx_revocation_expiry", "expires_at"),)
