@@ -1,4 +1,4 @@
-"""What every action shares: who the customer is, the services they call (created once per process)."""
+"""What every action shares: who the customer is (as the channel verified it), the services they call."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import functools
 import logging
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders.client import HttpOrderService, OrderService
+from bot.identity import Customer, anonymous, seal_secret, unseal
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,9 @@ def order_service() -> OrderService:
     s = settings()
     b = s.backend("orders")
     if b.type == "demo":
-        return HttpOrderService(s.services.url("orders"), timeout=float(b.get("timeout", 3.0)))
+        from actions.orders.demo_server import api_key
+
+        return HttpOrderService(s.services.url("orders"), api_key(s), float(b.get("timeout", 3.0)))
     if b.type == "http":
         return HttpOrderService(
             b.require("base_url", "the shop order API base URL"), b.get("api_key"), float(b.get("timeout", 3.0))
@@ -34,15 +38,36 @@ def order_service() -> OrderService:
     return getattr(import_module(module), cls).from_options(b.options)  # type: ignore[no-any-return]
 
 
-def customer_id(tracker: Tracker) -> str:
-    """The shop's customer id: the channel's metadata when it knows the login, else the conversation id."""
-    meta = tracker.latest_message.get("metadata") or {}
-    return str(meta.get("customer_id") or tracker.sender_id)
+@functools.cache
+def _seal_secret() -> str:
+    return seal_secret(settings())
+
+
+def customer(tracker: Tracker) -> Customer:
+    """Who is chatting, as the channel verified it (``bot.identity``): a sealed identity bound to this
+    conversation, or an anonymous visitor of the default tenant. Never the client's own metadata."""
+    sealed = unseal(tracker.latest_message.get("metadata"), tracker.sender_id, _seal_secret())
+    return sealed or anonymous(settings().default_tenant)
+
+
+def customer_id(tracker: Tracker) -> str | None:
+    """The shop's customer id when the channel verified one; None for an anonymous visitor."""
+    return customer(tracker).customer_id
 
 
 def tenant_id(tracker: Tracker) -> str:
-    meta = tracker.latest_message.get("metadata") or {}
-    return str(meta.get("tenant_id") or settings().default_tenant)
+    return customer(tracker).tenant_id
+
+
+LOGIN_FIRST = "查订单、退货和改地址需要先登录哦～ 请在商城登录后再找我，规则类的问题现在就可以直接问我。"
+
+
+def identified_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> str | None:
+    """The customer id for an order operation; an anonymous visitor is told to log in first (None)."""
+    cid = customer_id(tracker)
+    if cid is None:
+        dispatcher.utter_message(text=LOGIN_FIRST)
+    return cid
 
 
 def latest_entity(tracker: Tracker, name: str) -> str | None:

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import customer_id, latest_entity, order_service
+from actions.common import identified_customer, latest_entity, order_service
 from actions.knowledge_actions import ActionAnswerQuestion, about_address, kb_bar, policy_answer
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.orders.client import OrderError, normalize_order_id
@@ -48,9 +48,12 @@ class OrderIdSlotMixin:
     async def validate_order_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        cid = identified_customer(tracker, dispatcher)
+        if cid is None:
+            return {"order_id": None}
         try:
             oid = normalize_order_id(str(slot_value))
-            await order_service().get(oid, customer_id(tracker))
+            await order_service().get(oid, cid)
         except OrderError as exc:
             dispatcher.utter_message(text=order_error_reply(exc))
             return {"order_id": None}
@@ -117,6 +120,8 @@ class ActionTriageRequest(Action):
                 how = "申请退货退款" if form == "return_form" else "修改收货地址"
                 dispatcher.utter_message(text=f"{policy}\n需要我帮您{how}的话，直接告诉我就行～")
                 return []
+        if identified_customer(tracker, dispatcher) is None:
+            return []  # a form for an order they could not see: ask them to log in instead
         return [FollowupAction(form)]
 
 
@@ -128,8 +133,11 @@ class ActionSubmitReturn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         order_id, reason = tracker.get_slot("order_id"), tracker.get_slot("return_reason")
+        cid = identified_customer(tracker, dispatcher)
+        if cid is None:
+            return [SlotSet("return_reason", None)]
         try:
-            return_id = await order_service().request_return(str(order_id), customer_id(tracker), str(reason))
+            return_id = await order_service().request_return(str(order_id), cid, str(reason))
         except OrderError as exc:
             dispatcher.utter_message(text=order_error_reply(exc))
         else:
@@ -149,8 +157,11 @@ class ActionSubmitAddress(Action):
     ) -> list[EventType]:
         order_id, address = tracker.get_slot("order_id"), tracker.get_slot("new_address")
         phone = tracker.get_slot("phone")
+        cid = identified_customer(tracker, dispatcher)
+        if cid is None:
+            return [SlotSet("new_address", None)]
         try:
-            order = await order_service().change_address(str(order_id), customer_id(tracker), str(address), phone)
+            order = await order_service().change_address(str(order_id), cid, str(address), phone)
         except OrderError as exc:
             dispatcher.utter_message(text=order_error_reply(exc))
         else:

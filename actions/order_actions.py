@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import customer_id, latest_entity, order_service
+from actions.common import identified_customer, latest_entity, order_service
 from actions.knowledge_actions import kb_bar, kb_reply, suggestion_buttons
 from actions.orders.client import (
     MalformedOrderId,
@@ -105,8 +105,10 @@ class ActionHandleOrder(Action):
             )
             return [SlotSet("order_id", order_id)]
 
+        cid = identified_customer(tracker, dispatcher)
+        if cid is None:
+            return [SlotSet("order_id", order_id), SlotSet("order_task", task)]
         service = order_service()
-        cid = customer_id(tracker)
         try:
             if task == "cancel_order":
                 order = await service.cancel(order_id, cid)

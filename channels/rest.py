@@ -1,8 +1,11 @@
-"""The REST channel with input validation: `POST /webhooks/rest/webhook {"sender", "message", "metadata"}`.
+"""The REST channel: ``POST /webhooks/rest/webhook {"sender", "message", "metadata"?}``.
 
-Rasa's built-in REST channel answers a malformed body with a 500 and passes empty or control-character
-messages straight to the NLU. This one answers 400 with a reason for a bad body, a polite prompt for an
-empty message, and cleans the text first; everything else behaves like the built-in channel.
+Same URL and body as Rasa's built-in ``rest:`` channel, plus what the gateway (``channels.gateway``) adds:
+``Authorization: Bearer <customer token>`` from the shop identifies the customer (the conversation id then
+comes from the token, not from ``sender``); without it the sender is an anonymous visitor. Bad input gets a
+4xx with a reason (400 malformed, 401 a token that does not verify, 413 too large, 415 not JSON), an empty
+message a polite prompt, a customer over the rate limit a polite line with HTTP 429; the text is cleaned
+before the NLU sees it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,34 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.identity import IdentityError
+from channels.gateway import Gateway, slow_down_text
 from channels.sanitize import EMPTY_REPLY, parse_body
 
+MAX_BODY_BYTES = 64 * 1024  # a 2000-character message and its metadata fit many times over
 
-def _bad_request(reason: str) -> HTTPResponse:
-    return response.json({"error": reason}, status=400)
+
+def _error(status: int, reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
 
 
 class GuardedRestInput(InputChannel):
+    def __init__(self, gateway: Gateway | None = None) -> None:
+        self._gateway = gateway
+
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedRestInput:
+        return cls(Gateway.from_settings(overrides=credentials or {}))
+
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            self._gateway = Gateway.from_settings()
+        return self._gateway
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("csbot_rest", __name__)
@@ -36,15 +56,31 @@ class GuardedRestInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+            kind = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+            if kind != "application/json":
+                return _error(415, "Content-Type must be application/json")
             parsed = parse_body(request.body)
             if isinstance(parsed, str):
-                return _bad_request(parsed)
-            sender, text, metadata = parsed
+                return _error(400, parsed)
+            sender, text, client_metadata = parsed
+            try:
+                customer, conversation = self.gateway.identify(request.headers.get("authorization"), sender)
+            except IdentityError as exc:
+                return response.json({"error": str(exc)}, status=401, headers={"WWW-Authenticate": "Bearer"})
+            except ValueError as exc:
+                return _error(400, str(exc))
+            decision = await self.gateway.admit(conversation, request.ip)
+            if not decision.allowed:
+                return response.json([{"recipient_id": conversation, "text": slow_down_text(decision)}], status=429,
+                                     headers={"Retry-After": str(max(1, round(decision.retry_after)))})  # fmt: skip
             if not text:
-                return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
+                return response.json([{"recipient_id": conversation, "text": EMPTY_REPLY}])
             collector = CollectingOutputChannel()
+            metadata = self.gateway.metadata(customer, conversation, client_metadata)
             await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+                UserMessage(text, collector, conversation, input_channel=self.name(), metadata=metadata)
             )
             return response.json(collector.messages)
 

@@ -40,16 +40,29 @@ class Platform:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['rasa']}"
 
-    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+    def say(self, sender: str, text: str, metadata: dict | None = None, customer: str | None = None) -> list[dict]:
+        """One message over the REST channel; ``customer``: logged in as this demo-shop customer (a token the
+        shop signs), else anonymous with ``sender`` as the conversation id."""
         body: dict = {"sender": sender, "message": text}
         if metadata:
             body["metadata"] = metadata
-        r = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        headers = {"Authorization": f"Bearer {self.customer_token(customer)}"} if customer else {}
+        r = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, headers=headers, timeout=30)
         r.raise_for_status()
         return r.json()
 
-    def text(self, sender: str, text: str) -> str:
-        return "\n".join(m.get("text", "") for m in self.say(sender, text))
+    def text(self, sender: str, text: str, customer: str | None = None) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(sender, text, customer=customer))
+
+    def customer_token(self, customer: str, minutes: float = 60) -> str:
+        from bot.identity import customer_token
+
+        return customer_token(load_settings(self.env), customer, minutes=minutes)
+
+    def rasa_api(self) -> dict[str, str]:
+        from bot.rasa_env import rasa_api_headers
+
+        return rasa_api_headers(load_settings(self.env))
 
     def status(self) -> dict:
         return json.loads((self.home / "run" / "status.json").read_text())

@@ -9,28 +9,38 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hmac
 import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from actions.orders.client import ORDER_ID_RE
+from bot.settings import Settings, home_secret
 
 SEED = Path(__file__).with_name("demo_orders.json")
 RETURN_WINDOW_DAYS = 7
 _return_ids = itertools.count(1)
 
 
+def api_key(settings: Settings) -> str:
+    """The demo shop's API key: derived from the home's secret, so only this home's processes hold it."""
+    return home_secret(settings, "orders-demo")
+
+
 def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"reason": reason}, status_code=status)
 
 
-def create_app(seed: Path = SEED) -> Starlette:
+def create_app(seed: Path = SEED, key: str | None = None) -> Starlette:
+    """``key``: the API key every route but /health requires (``X-Api-Key``), as a shop's API would."""
     orders: dict[str, dict[str, Any]] = {}
     today = dt.date.today()
     for o in json.loads(seed.read_text(encoding="utf-8")):
@@ -107,7 +117,13 @@ def create_app(seed: Path = SEED) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "orders": len(orders)})
 
-    return Starlette(routes=[
+    async def check_key(request: Request, call_next: Any) -> Any:
+        given = request.headers.get("x-api-key", "")
+        if key and request.url.path != "/health" and not hmac.compare_digest(given.encode(), key.encode()):
+            return _error(401, "missing or wrong X-Api-Key")
+        return await call_next(request)
+
+    return Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=check_key)], routes=[
         Route("/health", health),
         Route("/orders/{order_id}", get_order),
         Route("/orders/{order_id}/cancel", cancel, methods=["POST"]),
@@ -119,7 +135,7 @@ def create_app(seed: Path = SEED) -> Starlette:
 def main() -> None:
     from bot.serve import serve
 
-    serve(lambda _settings: create_app(), "orders")
+    serve(lambda settings: create_app(key=api_key(settings)), "orders")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ from bot.errors import CsbotError
 console = Console()
 
 
-def send(client: httpx.Client, base_url: str, sender: str, text: str) -> list[dict]:
-    resp = client.post(f"{base_url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+def send(client: httpx.Client, base_url: str, sender: str, text: str, token: str | None = None) -> list[dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    resp = client.post(f"{base_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                       headers=headers)  # fmt: skip
+    if resp.status_code == 429:  # the polite line
+        return list(resp.json())
     resp.raise_for_status()
-    return resp.json()
+    return list(resp.json())
 
 
 def render(reply: dict) -> None:
@@ -28,9 +32,9 @@ def render(reply: dict) -> None:
         console.print(f"   [dim]{reply['custom']}[/dim]")
 
 
-def chat_loop(base_url: str, sender: str = "") -> None:
+def chat_loop(base_url: str, sender: str = "", token: str | None = None, who: str = "") -> None:
     sender = sender or f"cli-{uuid.uuid4().hex[:8]}"
-    console.print(f"talking to {base_url} as {sender}; /quit to leave")
+    console.print(f"talking to {base_url} as {who or sender + ' (anonymous)'}; /quit to leave")
     buttons: list[dict] = []
     with httpx.Client(timeout=30) as client:
         while True:
@@ -43,7 +47,7 @@ def chat_loop(base_url: str, sender: str = "") -> None:
             if text.isdigit() and 0 < int(text) <= len(buttons):  # pick a button by number
                 text = buttons[int(text) - 1].get("payload", text)
             try:
-                replies = send(client, base_url, sender, text)
+                replies = send(client, base_url, sender, text, token)
             except httpx.HTTPError as exc:
                 raise CsbotError(f"cannot reach the assistant at {base_url} ({exc}); is `csbot run` up?") from None
             buttons = []

@@ -10,7 +10,9 @@ import httpx
 import pytest
 import uvicorn
 
+from actions import common
 from actions.orders.demo_server import create_app
+from bot.identity import METADATA_KEY, Customer, anonymous, seal, seal_secret
 
 from ..conftest import free_port
 
@@ -42,3 +44,9 @@ def demo_shop() -> Iterator[str]:
     """The demo order API served over real HTTP on a free port."""
     with serve_in_thread(create_app()) as url:
         yield url
+
+
+def sealed(customer: str | None, conversation: str, seconds: int = 600) -> dict[str, Any]:
+    """Message metadata as the REST channel writes it for a customer it verified (None: anonymous)."""
+    who = Customer("default", customer, "shop_jwt") if customer else anonymous("default")
+    return {METADATA_KEY: seal(who, conversation, seal_secret(common.settings()), seconds)}

@@ -15,17 +15,17 @@ from actions import knowledge_actions
 from actions.form_actions import ActionTriageRequest
 from actions.handoff_actions import ActionHandleComplaint
 from actions.order_actions import ActionHandleOrder
-from bot.security import service_token
+from bot.tokens import ServiceTokens
 from knowledge.client import KnowledgeClient
 from knowledge.server import create_app
 from knowledge.service import KnowledgeService
 from tests.knowledge.conftest import SMALL_FAQ, make_settings, write_jsonl
 
-from .conftest import serve_in_thread
+from .conftest import sealed, serve_in_thread
 
 
 @pytest.fixture(scope="module")
-def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ServiceTokens]]:
     """A knowledge server whose gate never answers and always suggests (so the unsure path is exercised)."""
     home = tmp_path_factory.mktemp("kb")
     overrides = {"knowledge": {"gate_threshold": 0.999999, "sure_threshold": 1.0, "suggest_threshold": 0.001}}
@@ -35,11 +35,11 @@ def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     assert svc.import_paths([write_jsonl(Path(home) / "faq.jsonl", SMALL_FAQ)], "default")[0].status == "ok"
     svc.close()  # the embedded stores take one client: the server opens its own
     with serve_in_thread(create_app(settings), ready_seconds=60) as url:
-        yield url, service_token(settings.jwt_secret, "default", "actions", settings.jwt_issuer)
+        yield url, ServiceTokens(settings.keyring, "actions", 3600)
 
 
 @pytest.fixture
-def kb_server(knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def kb_server(knowledge_url: tuple[str, ServiceTokens], monkeypatch: pytest.MonkeyPatch) -> None:
     """The actions ask the test knowledge server."""
     url, token = knowledge_url
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
@@ -48,8 +48,8 @@ def kb_server(knowledge_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -
 def run_action(action: Action, text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(messages, events) of one action run on a first message with this text and intent."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
-              "metadata": {"tenant_id": "default"}}  # fmt: skip
-    t = Tracker("u1001", {}, latest, [], False, None, {}, "action_listen")
+              "metadata": sealed("u1001", "default:u1001")}  # a logged-in customer  # fmt: skip
+    t = Tracker("default:u1001", {}, latest, [], False, None, {}, "action_listen")
     d = CollectingDispatcher()
     return d.messages, asyncio.run(action.run(d, t, {}))
 

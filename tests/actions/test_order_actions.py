@@ -12,13 +12,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import order_actions
 from actions.order_actions import ActionHandleOrder
 from actions.orders.client import HttpOrderService
+from bot.identity import METADATA_KEY
 
 from ..conftest import free_port
+from .conftest import sealed
 
 
 def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
-            slots: dict[str, Any] | None = None, sender: str = "u1001") -> Tracker:  # fmt: skip
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+            slots: dict[str, Any] | None = None, sender: str = "default:u1001",
+            metadata: dict[str, Any] | None = None) -> Tracker:  # fmt: skip
+    """A first message; by default from customer u1001, verified by the channel."""
+    meta = sealed("u1001", sender) if metadata is None else metadata
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
+              "metadata": meta}  # fmt: skip
     return Tracker(sender, slots or {}, latest, [], False, None, {}, "action_listen")
 
 
@@ -60,11 +66,29 @@ def test_other_customers_order_is_not_shown(shop: None) -> None:
     assert {"event": "slot", "name": "order_id", "value": None, "timestamp": None} in events
 
 
-def test_customer_id_from_channel_metadata(shop: None) -> None:
-    t = tracker("查订单250507120033581946", "order_status", oid("250507120033581946"), sender="web-abc")
-    t.latest_message["metadata"] = {"customer_id": "u1002"}
+def test_customer_is_who_the_channel_verified(shop: None) -> None:
+    t = tracker("查订单250507120033581946", "order_status", oid("250507120033581946"), sender="default:u1002",
+                metadata=sealed("u1002", "default:u1002"))  # fmt: skip
     msgs, _ = run_action(t)
     assert "实木小边几" in msgs[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"customer_id": "u1002", "tenant_id": "default"},  # what a client claims
+        sealed("u1002", "default:u1002"),  # a real seal replayed into another conversation
+        sealed("u1002", "web-abc", seconds=-5),  # expired
+        {METADATA_KEY: "forged.token.value"},
+        sealed(None, "web-abc"),  # sealed, but anonymous
+    ],
+)
+def test_no_order_without_a_verified_customer_of_this_conversation(shop: None, metadata: dict[str, Any]) -> None:
+    t = tracker("查订单250507120033581946", "order_status", oid("250507120033581946"), sender="web-abc",
+                metadata=metadata)  # fmt: skip
+    msgs, events = run_action(t)
+    assert len(msgs) == 1 and "登录" in msgs[0]["text"] and "实木" not in msgs[0]["text"]
+    assert {"event": "slot", "name": "order_task", "value": "order_status", "timestamp": None} in events
 
 
 def test_shop_down_gets_a_polite_reply_and_keeps_the_task(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,42 +23,77 @@ def test_greeting(platform: Platform) -> None:
 
 
 def test_order_lookup_with_entity_in_message(platform: Platform) -> None:
-    # u1001 owns 250212075519846031 in the demo shop; "customer_id" comes from channel metadata
-    replies = platform.say(sender(), "帮我看下订单250212075519846031发货没", metadata={"customer_id": "u1001"})
+    # u1001 owns 250212075519846031 in the demo shop; who is asking comes from the token the shop signs
+    replies = platform.say(sender(), "帮我看下订单250212075519846031发货没", customer="u1001")
     text = replies[0]["text"]
     assert "250212075519846031" in text and "已发货" in text and "京东物流" in text
+    assert replies[0]["recipient_id"] == "default:u1001"  # the conversation is the customer's, not the sender's
+
+
+def test_identity_claimed_in_metadata_or_sender_is_ignored(platform: Platform) -> None:
+    # an anonymous client naming u1001 in its metadata sees no order: it is asked to log in
+    forged = platform.say("attacker9", "订单250212075519846031到哪了",
+                          metadata={"customer_id": "u1001", "tenant_id": "default", "csbot_identity": "x.y.z"})
+    text = forged[0]["text"]
+    assert "登录" in text and "京东物流" not in text and "250212075519846031" not in text
+    # nor can it pick a logged-in customer's conversation as its sender id
+    r = httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", json={"sender": "default:u1001", "message": "hi"})
+    assert r.status_code == 400
+    # a token the shop did not sign (or for another customer, altered) is refused, not downgraded
+    import jwt
+
+    token = platform.customer_token("u1002")
+    head, body, _sig = token.split(".")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    bad = [token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),  # altered signature
+           f"{head}.{body}.",  # signature removed
+           jwt.encode({**claims, "sub": "u1001"}, "x" * 32, algorithm="HS256"),  # signed by someone else
+           jwt.encode(claims, None, algorithm="none"),  # alg: none
+           jwt.encode({**claims, "exp": 1}, "x" * 32, algorithm="HS256"),  # expired (and foreign)
+           "not-a-jwt"]  # fmt: skip
+    for t in bad:
+        r = httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", json={"sender": "x", "message": "订单"},
+                       headers={"Authorization": f"Bearer {t}"})  # fmt: skip
+        assert r.status_code == 401 and "Traceback" not in r.text
 
 
 def test_order_number_asked_for_then_given(platform: Platform) -> None:
     s = sender()
-    assert "订单号" in platform.text(s, "我的快递到哪了")
-    reply = platform.text(s, "250316084512367890")
+    assert "订单号" in platform.text(s, "我的快递到哪了", customer=s)
+    reply = platform.text(s, "250316084512367890", customer=s)
     assert "顺丰" in reply and "SF1402837746512" in reply
+
+
+def test_anonymous_visitor_is_asked_to_log_in_for_orders_but_gets_policy_answers(platform: Platform) -> None:
+    s = sender()
+    assert "登录" in platform.text(s, "查下订单250316084512367890")
+    assert "登录" in platform.text(s, "我要退货")
+    assert "参考" in platform.text(s, kbq.ANSWERED_POLICY[0])
 
 
 def test_order_errors_are_polite(platform: Platform) -> None:
     s = sender()
-    other = platform.say(s, "查下订单250507120033581946", metadata={"customer_id": "u1001"})[0]["text"]
+    other = platform.say(s, "查下订单250507120033581946", customer="u1001")[0]["text"]
     assert "不在您当前登录的账号下" in other  # u1002's order
-    assert "没有查到" in platform.text(s, "订单259999999999999999怎么还没发货")
-    assert "不太对" in platform.text(s, "订单号2503160845123")
+    assert "没有查到" in platform.text(s, "订单259999999999999999怎么还没发货", customer="u1001")
+    assert "不太对" in platform.text(s, "订单号2503160845123", customer="u1001")
 
 
 def test_return_form_with_a_correction(platform: Platform) -> None:
     s = sender()
-    assert "订单号" in platform.text(s, "我要退货")
-    ask_reason = platform.say(s, "250316084512367890")[0]
+    assert "订单号" in platform.text(s, "我要退货", customer=s)
+    ask_reason = platform.say(s, "250316084512367890", customer=s)[0]
     assert "250316084512367890" in ask_reason["text"] and ask_reason.get("buttons")
-    corrected = platform.text(s, "不对不对 订单号是250128112240093318")
+    corrected = platform.text(s, "不对不对 订单号是250128112240093318", customer=s)
     assert "250128112240093318" in corrected and "原因" in corrected
-    done = platform.text(s, "质量问题")
+    done = platform.text(s, "质量问题", customer=s)
     assert "退货申请已提交" in done and "250128112240093318" in done and "质量问题" in done
 
 
 def test_cancel_unshipped_and_refuse_shipped(platform: Platform) -> None:
     s = sender()
-    assert "已为您取消订单" in platform.text(s, "帮我取消订单250401193325014476")
-    assert "已经发货" in platform.text(sender(), "取消订单250316084512367890")
+    assert "已为您取消订单" in platform.text(s, "帮我取消订单250401193325014476", customer=s)
+    assert "已经发货" in platform.text(sender(), "取消订单250316084512367890", customer=sender())
 
 
 def test_out_of_scope(platform: Platform) -> None:
@@ -116,6 +151,27 @@ def test_invalid_json_is_rejected_and_server_keeps_serving(platform: Platform, b
                    headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
     assert r.status_code == 400 and r.json()["error"]
     assert "帮您" in platform.text(sender(), "你好")
+
+
+def test_oversize_and_wrong_content_type_are_refused(platform: Platform) -> None:
+    url = f"{platform.rasa_url}/webhooks/rest/webhook"
+    big = httpx.post(url, json={"sender": sender(), "message": "退" * 40_000}, timeout=30)
+    assert big.status_code == 413
+    form = httpx.post(url, content=b"sender=a&message=hi", timeout=30,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert form.status_code == 415
+
+
+def test_a_flooding_conversation_gets_a_polite_line_not_an_error_page(platform: Platform) -> None:
+    s = sender()
+    statuses, texts = [], []
+    for _ in range(30):  # faster than any person types: past the default 20 per 10 s
+        r = httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", json={"sender": s, "message": "嗯"}, timeout=30)
+        statuses.append(r.status_code)
+        texts.append(r.json()[0]["text"])
+    assert statuses[:20] == [200] * 20 and statuses[-1] == 429
+    assert "太快" in texts[-1]
+    assert "帮您" in platform.text(sender(), "你好")  # other conversations are not affected
 
 
 def test_shop_question_the_nlu_calls_out_of_scope_still_gets_the_kb_answer(platform: Platform) -> None:

@@ -43,8 +43,10 @@ def second_rasa(p: Platform, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def say(url: str, sender: str, message: str) -> str:
-    r = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
+def say(url: str, sender: str, message: str, token: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, headers=headers,
+                   timeout=60)  # fmt: skip
     r.raise_for_status()
     return "\n".join(m.get("text", "") for m in r.json())
 
@@ -62,10 +64,11 @@ def test_one_conversation_across_two_instances(store: str, mariadb_url: str, red
     b_proc, b_url = second_rasa(a, tmp_path)
     try:
         s = f"shared-{uuid.uuid4().hex[:8]}"
+        token = a.customer_token(s)  # a logged-in customer: returns need one
         # a form started on A continues on B and is submitted on A: the state lives in the shared store
-        assert "订单号" in say(a.rasa_url, s, "我要退货")
-        assert "退货的原因" in say(b_url, s, "250128112240093318")
-        assert "退货申请已提交" in say(a.rasa_url, s, "尺码不合适")
+        assert "订单号" in say(a.rasa_url, s, "我要退货", token)
+        assert "退货的原因" in say(b_url, s, "250128112240093318", token)
+        assert "退货申请已提交" in say(a.rasa_url, s, "尺码不合适", token)
 
         # concurrent messages of one conversation on both instances: the Redis lock serialises them, none lost
         async def burst() -> list[str]:
@@ -79,7 +82,7 @@ def test_one_conversation_across_two_instances(store: str, mariadb_url: str, red
 
         replies = asyncio.run(burst())
         assert len(replies) == 10 and all("帮您" in t for t in replies)
-        tracker = httpx.get(f"{b_url}/conversations/{s}-c/tracker").json()
+        tracker = httpx.get(f"{b_url}/conversations/{s}-c/tracker", headers=a.rasa_api()).json()
         users = [e["text"] for e in tracker["events"] if e["event"] == "user"]
         assert sorted(users) == sorted(GREETINGS)
         stamps = [e["timestamp"] for e in tracker["events"]]
