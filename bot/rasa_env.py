@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bot.settings import Settings
+from bot.settings import Settings, home_secret
 
 MODEL_NAME = "csbot"
 WINDOWED_SQL_STORE = "channels.tracker_store.WindowedSQLTrackerStore"
@@ -191,26 +191,56 @@ def lock_store_config(settings: Settings) -> dict[str, Any]:
     return {"type": b.type, **dict(b.options)}
 
 
+def rasa_api_secret(settings: Settings) -> str:
+    """The key of the Rasa server's HTTP API (its ``--jwt-secret``), derived from the home's secret."""
+    return home_secret(settings, "rasa-api")
+
+
+def rasa_api_headers(settings: Settings, ttl_seconds: int = 300) -> dict[str, str]:
+    """``Authorization`` for the Rasa HTTP API: a short-lived admin JWT (the claims Rasa's sanic-jwt reads)."""
+    import datetime as dt
+
+    import jwt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    claims = {"user": {"username": "csbot", "role": "admin"}, "username": "csbot", "iat": now,
+              "exp": now + dt.timedelta(seconds=ttl_seconds)}  # fmt: skip
+    return {"Authorization": f"Bearer {jwt.encode(claims, rasa_api_secret(settings), algorithm='HS256')}"}
+
+
+def actions_api_key(settings: Settings) -> str:
+    """What the action server (``actions/server.py``) expects from the Rasa server."""
+    return home_secret(settings, "actions-api")
+
+
 def render_endpoints(settings: Settings) -> Path:
-    """Write $CSBOT_HOME/endpoints.yml for the supervised Rasa server from the csbot settings."""
+    """Write $CSBOT_HOME/endpoints.yml for the supervised Rasa server from the csbot settings (mode 0600: it
+    holds the action server's key)."""
     conf = {
-        "action_endpoint": {"url": f"{settings.services.url('actions')}/webhook"},
+        "action_endpoint": {"url": f"{settings.services.url('actions')}/webhook",
+                            "headers": {"Authorization": f"Bearer {actions_api_key(settings)}"}},
         "tracker_store": tracker_store_config(settings),
         "lock_store": lock_store_config(settings),
     }
     out = settings.path("endpoints.yml")
+    out.touch(mode=0o600)
+    out.chmod(0o600)
     out.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
     return out
 
 
+def rasa_python(settings: Settings) -> Path:
+    return settings.repo_root / ".venv-rasa" / "bin" / "python"
+
+
 def server_command(settings: Settings, endpoints: Path, model: Path | None = None) -> list[str]:
+    """``rasa run`` through ``channels.server``, which adds the API's JWT secret (kept off the command line)."""
     return [
-        str(rasa_bin(settings)), "run",
+        str(rasa_python(settings)), "-m", "channels.server",
         "--enable-api",
         "--model", str(model or model_path(settings)),
         "--endpoints", str(endpoints),
         "--credentials", str(settings.repo_root / "credentials.yml"),
         "--interface", settings.services.host,
         "--port", str(settings.services.rasa_port),
-        "--cors", "*",
     ]  # fmt: skip

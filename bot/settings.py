@@ -29,6 +29,7 @@ ENV_PREFIX = "CSBOT_"
 # Allowed built-in `type:` values per backend section (first one is the embedded default).
 BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "cache": ("memory", "redis"),
+    "rate_limit": ("memory", "redis"),
     "events": ("sql", "kafka"),
     "vectors": ("milvus_lite", "milvus"),
     "keywords": ("tantivy", "elasticsearch"),
@@ -41,8 +42,12 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
 
 DEFAULTS: dict[str, Any] = {
     "database": {"url": None, "echo": False},
-    "ids": {"worker_id": 0},
-    "security": {"jwt_secret": None, "jwt_ttl_minutes": 480, "jwt_issuer": "csbot"},
+    # "auto": each process leases a free worker id from the database (bot/ids.py); an integer pins it
+    "ids": {"worker_id": "auto"},
+    "security": {"jwt_secret": None, "jwt_previous_secrets": [], "jwt_ttl_minutes": 480, "jwt_issuer": "csbot",
+                 "service_token_minutes": 60},
+    # who a customer is: a JWT the shop signs, per tenant (secret or public key); see bot/identity.py
+    "identity": {"tenants": {}, "token_minutes": 1440},
     "tenant": {"default": "default"},
     "services": {
         "host": "127.0.0.1",
@@ -53,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
         "knowledge_port": 8020,
     },
     "cache": {"type": "memory"},
+    # per customer (sender and IP) on every channel, per user on the agent API; see bot/ratelimit/
+    "rate_limit": {"type": "memory"},
     "events": {"type": "sql"},
     "vectors": {"type": "milvus_lite"},
     "keywords": {"type": "tantivy"},
@@ -103,8 +110,9 @@ class Settings:
     repo_root: Path
     database_url: str
     database_echo: bool
-    worker_id: int
+    worker_id: int | None  # None: leased per process (ids.worker_id: auto)
     jwt_secret: str
+    jwt_previous_secrets: tuple[str, ...]
     jwt_ttl_minutes: int
     jwt_issuer: str
     default_tenant: str
@@ -120,6 +128,17 @@ class Settings:
         p = self.home.joinpath(*parts)
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
+
+    @property
+    def keyring(self) -> Any:
+        """The platform's JWT keys (``bot.security.Keyring``): the current secret and those still verifying."""
+        from bot.security import Keyring
+
+        return Keyring(self.jwt_secret, self.jwt_previous_secrets, self.jwt_issuer)
+
+    @property
+    def service_token_seconds(self) -> float:
+        return float(self.raw["security"].get("service_token_minutes", 60)) * 60
 
     @property
     def models_dir(self) -> Path:
@@ -227,6 +246,25 @@ def _jwt_secret(raw: Mapping[str, Any], home: Path) -> str:
     return secret
 
 
+def _previous_secrets(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """Secrets still accepted (never used to sign) while a key rotation rolls out."""
+    old = raw["security"].get("jwt_previous_secrets") or []
+    if isinstance(old, str):
+        old = [old]
+    if not isinstance(old, list) or not all(isinstance(x, str) and len(x) >= 16 for x in old):
+        raise ConfigError("security.jwt_previous_secrets", "a list of strings of at least 16 characters")
+    return tuple(old)
+
+
+def home_secret(settings: Settings, purpose: str) -> str:
+    """A secret for one purpose (the Rasa API, the action server, a shop's demo key), derived from the home's
+    JWT secret: nothing extra to store, and a leaked one reveals neither the JWT secret nor the others."""
+    import hashlib
+    import hmac
+
+    return hmac.new(settings.jwt_secret.encode(), f"csbot:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
 def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build Settings; raises ConfigError naming the bad key and the expected form."""
     env = os.environ if env is None else env
@@ -273,8 +311,9 @@ def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, 
         repo_root=repo_root(),
         database_url=db_url,
         database_echo=bool(raw["database"].get("echo")),
-        worker_id=_int(raw, "ids", "worker_id", 0, 1023),
+        worker_id=None if raw["ids"].get("worker_id") == "auto" else _int(raw, "ids", "worker_id", 0, 1023),
         jwt_secret=_jwt_secret(raw, home),
+        jwt_previous_secrets=_previous_secrets(raw),
         jwt_ttl_minutes=_int(raw, "security", "jwt_ttl_minutes", 1, 60 * 24 * 30),
         jwt_issuer=str(raw["security"]["jwt_issuer"]),
         default_tenant=tenant,

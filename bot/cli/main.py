@@ -24,6 +24,8 @@ err = Console(stderr=True)
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="csbot: 智能客服 platform on Rasa.")
 db_app = typer.Typer(no_args_is_help=True, help="Relational database migrations.")
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(no_args_is_help=True, help="Staff accounts: agents, supervisors, KB admins.")
+app.add_typer(user_app, name="user")
 
 
 def settings() -> Settings:
@@ -56,6 +58,36 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# --- staff accounts ------------------------------------------------------------------------------
+@user_app.command("add")
+def user_add(login: str, role: list[str] = typer.Option(["agent"], "--role", help="agent, supervisor, kb_admin, admin"),
+             name: str = typer.Option("", help="Display name (default: the login)."),
+             tenant: str = typer.Option("", help="Tenant (default: tenant.default)."),
+             skill: list[str] = typer.Option([], "--skill", help="Skill group (repeatable)."),
+             password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="At least 8 characters (prompted when omitted).")) -> None:  # fmt: skip
+    """Create a staff account that logs in at /api/auth/login."""
+    from bot.storage.db import Database
+    from bot.users import UserService
+
+    s = settings()
+    u = UserService(Database.from_settings(s)).create(tenant or s.default_tenant, login, name, set(role), password,
+                                                      tuple(skill))  # fmt: skip
+    console.print(f"created {u.login} ({', '.join(sorted(u.roles))}) in tenant {u.tenant_id}, id {u.user_id}")
+
+
+@user_app.command("list")
+def user_list(tenant: str = typer.Option("", help="Tenant (default: tenant.default).")) -> None:
+    """Staff accounts of a tenant."""
+    from bot.storage.db import Database
+    from bot.users import UserService
+
+    s = settings()
+    for u in UserService(Database.from_settings(s)).list(tenant or s.default_tenant):
+        state = "active" if u.active else "disabled"
+        console.print(f"{u.login}\t{u.name}\t{','.join(sorted(u.roles))}\t{','.join(u.skills)}\t{state}")
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -146,18 +178,21 @@ def run(no_setup: bool = typer.Option(False, "--no-setup", help="Skip migrations
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Show whether the platform runs, each service's health, pid and restarts."""
-    from bot.cli.supervisor import http_ok, pid_alive, read_status
+    from bot.cli.supervisor import health_error, pid_alive, read_status
+    from bot.rasa_env import rasa_api_headers
 
     s = settings()
     data = read_status(s.run_dir)
     running = bool(data and not data.get("stopped") and pid_alive(int(data["supervisor_pid"])))
     rows = []
     for name, info in (data or {}).get("services", {}).items():
-        healthy = running and http_ok(info["health_url"], timeout=1.0)
+        headers = rasa_api_headers(s) if name == "rasa" else None
+        problem = health_error(info["health_url"], 2.0, headers) if running else "not running"
         rows.append({
             "name": name,
             "state": info["state"] if running else "stopped",
-            "healthy": healthy,
+            "healthy": not problem,
+            "problem": problem,
             "pid": info["pid"] if running else None,
             "restarts": info["restarts"],
             "last_exit": info["last_exit"],
@@ -170,7 +205,7 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         console.print(f"csbot {'[green]running[/green]' if running else '[red]not running[/red]'} (home {s.home})")
         table = Table("service", "state", "health", "pid", "restarts", "last exit")
         for r in rows:
-            health = "[green]ok[/green]" if r["healthy"] else "[red]down[/red]"
+            health = "[green]ok[/green]" if r["healthy"] else f"[red]down[/red] {r['problem']}"
             table.add_row(r["name"], r["state"], health, str(r["pid"] or "-"), str(r["restarts"]),
                           "-" if r["last_exit"] is None else str(r["last_exit"]))  # fmt: skip
         if rows:
@@ -180,13 +215,26 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def chat(sender: str = typer.Option("", help="Conversation id (default: a new one)."),
+def chat(customer: str = typer.Option("", help="Log in as this shop customer (e.g. u1001); default: anonymous."),
+         sender: str = typer.Option("", help="Anonymous conversation id (default: a new one)."),
          url: str = typer.Option("", help="Rasa base URL (default from settings).")) -> None:  # fmt: skip
-    """Talk to the running assistant in the terminal (REST channel)."""
+    """Talk to the running assistant in the terminal (REST channel), anonymous or as a demo-shop customer."""
     from bot.cli.chat import chat_loop
+    from bot.identity import customer_token
 
     s = settings()
-    chat_loop(url or s.services.url("rasa"), sender)
+    token = customer_token(s, customer) if customer else None
+    chat_loop(url or s.services.url("rasa"), sender, token, f"customer {customer}" if customer else "")
+
+
+@app.command("customer-token")
+def customer_token_cmd(customer: str, tenant: str = typer.Option("", help="Tenant (default: tenant.default)."),
+                       minutes: int = typer.Option(60, help="Lifetime in minutes.")) -> None:  # fmt: skip
+    """Print a customer token as the tenant's shop would sign it (demo shop / shared-secret tenants), for
+    `curl -H "Authorization: Bearer $TOKEN"` against the REST channel."""
+    from bot.identity import customer_token
+
+    print(customer_token(settings(), customer, tenant or None, minutes))
 
 
 def _register_plugins() -> None:

@@ -1,9 +1,12 @@
-"""The platform's processes, in start order, as supervisor specs built from settings."""
+"""The platform's processes, in start order, as supervisor specs built from settings.
+
+Health means able to serve: the knowledge service with a live index, the Rasa server with a model loaded.
+"""
 
 from __future__ import annotations
 
 from bot.cli.supervisor import ServiceSpec
-from bot.rasa_env import app_python, child_env, render_endpoints, server_command
+from bot.rasa_env import app_python, child_env, rasa_api_headers, render_endpoints, server_command
 from bot.settings import Settings
 
 
@@ -25,7 +28,7 @@ def platform_specs(settings: Settings) -> list[ServiceSpec]:
         ),
         ServiceSpec(
             name="actions",
-            argv=[py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(svc.actions_port)],
+            argv=[py, "-m", "actions.server"],
             port=svc.actions_port, health_url=f"{svc.url('actions')}/health", env=env, cwd=root,
             start_timeout=60,
         ),
@@ -33,9 +36,11 @@ def platform_specs(settings: Settings) -> list[ServiceSpec]:
             name="handoff", argv=[py, "-m", "handoff"], port=svc.handoff_port,
             health_url=f"{svc.url('handoff')}/health", env=env, cwd=root, start_timeout=30,
         ),
+        # /status answers only with a model loaded (409 after `DELETE /model`), and only with the API's JWT
         ServiceSpec(
             name="rasa", argv=server_command(settings, render_endpoints(settings)), port=svc.rasa_port,
-            health_url=f"{svc.url('rasa')}/", env=env, cwd=root, start_timeout=180,
+            health_url=f"{svc.url('rasa')}/status", env=env, cwd=root, start_timeout=180,
+            health_headers=lambda: rasa_api_headers(settings),
         ),
     ]  # fmt: skip
     return specs

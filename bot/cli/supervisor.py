@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CsbotError
+
+UNHEALTHY_CHECKS = 3
 
 
 class PortInUse(CsbotError):
@@ -36,6 +39,8 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     start_timeout: float = 120.0
+    # headers for the health check (the Rasa API needs a JWT); called per check so tokens stay fresh
+    health_headers: Callable[[], dict[str, str]] | None = None
 
 
 @dataclass
@@ -47,6 +52,9 @@ class ServiceState:
     last_exit: int | None = None
     started_at: float = 0.0
     next_restart_at: float = 0.0
+    failed_checks: int = 0
+    next_check_at: float = 0.0
+    health_error: str = ""
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -59,12 +67,29 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
+def http_ok(url: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> bool:
+    return health_error(url, timeout, headers) == ""
+
+
+def health_error(url: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> str:
+    """"" when ``url`` answers 2xx, else why not (the status and the start of the body, or the error)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return 200 <= resp.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as resp:
+            return "" if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        body = exc.read(200).decode("utf-8", "replace").replace("\n", " ")
+        return f"HTTP {exc.code} {body}".strip()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", exc))
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills it when the supervisor dies, however it dies (kill -9
+    included), so no service outlives ``csbot run``. Every service runs in one process (no worker forks)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def pid_alive(pid: int) -> bool:
@@ -86,6 +111,7 @@ class Supervisor:
         host: str = "127.0.0.1",
         say: Callable[[str], None] = print,
         max_backoff: float = 30.0,
+        check_every: float = 5.0,
     ) -> None:
         self.services = [ServiceState(spec) for spec in specs]
         self.run_dir = run_dir
@@ -93,6 +119,7 @@ class Supervisor:
         self.host = host
         self.say = say
         self.max_backoff = max_backoff
+        self.check_every = check_every
         self._stopping = False
         self.status_file = run_dir / "status.json"
 
@@ -118,6 +145,7 @@ class Supervisor:
             env=svc.spec.env or None,
             cwd=svc.spec.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log.close()  # the child holds its own descriptor
         svc.state = "starting"
@@ -144,7 +172,7 @@ class Supervisor:
                 self.say(f"[red]{svc.spec.name} exited with code {code} while starting; see "
                          f"{self.log_dir / (svc.spec.name + '.log')}[/red]")
                 return False
-            if http_ok(svc.spec.health_url):
+            if self._healthy(svc, timeout=2.0):
                 svc.state = "ready"
                 self._write_status()
                 took = time.monotonic() - svc.started_at
@@ -155,8 +183,34 @@ class Supervisor:
             self.say(f"[red]{svc.spec.name} not healthy after {svc.spec.start_timeout:.0f}s[/red]")
         return False
 
+    def _healthy(self, svc: ServiceState, timeout: float) -> bool:
+        headers = svc.spec.health_headers() if svc.spec.health_headers else None
+        svc.health_error = health_error(svc.spec.health_url, timeout, headers)
+        return svc.health_error == ""
+
+    def _check_ready(self, svc: ServiceState, now: float) -> None:
+        """A running service that stops being healthy (Rasa without a model, a KB without a live index) is
+        restarted after ``UNHEALTHY_CHECKS`` failed checks in a row, as if it had crashed."""
+        if now < svc.next_check_at:
+            return
+        svc.next_check_at = now + self.check_every
+        if self._healthy(svc, timeout=2.0):
+            svc.failed_checks = 0
+            return
+        svc.failed_checks += 1
+        self._write_status()
+        if svc.failed_checks >= UNHEALTHY_CHECKS and svc.proc is not None:
+            self.say(f"[red]{svc.spec.name} unhealthy ({svc.health_error}); restarting[/red]")
+            self._kill_group(svc.proc, signal.SIGKILL)
+            svc.proc.wait(timeout=10)
+            svc.failed_checks = 0
+            svc.state, svc.last_exit = "crashed", svc.proc.returncode
+            svc.next_restart_at = now
+            self._write_status()
+
     def poll_once(self) -> None:
-        """One supervision tick: notice exits, restart with exponential backoff, promote healthy ones."""
+        """One supervision tick: notice exits, restart with exponential backoff, promote healthy ones, and
+        restart ready ones that stay unhealthy."""
         now = time.monotonic()
         for svc in self.services:
             proc = svc.proc
@@ -176,10 +230,13 @@ class Supervisor:
                 self.say(f"[red]{svc.spec.name} died (exit {code}); restarting in {backoff:.0f}s[/red]")
                 self._kill_group(proc)  # leftover grandchildren
                 self._write_status()
-            elif svc.state == "starting" and http_ok(svc.spec.health_url, timeout=0.5):
+            elif svc.state == "starting" and self._healthy(svc, timeout=0.5):
                 svc.state = "ready"
+                svc.next_check_at = now + self.check_every
                 self.say(f"[green]✓[/green] {svc.spec.name} ready again")
                 self._write_status()
+            elif svc.state == "ready":
+                self._check_ready(svc, now)
 
     def run_forever(self, tick: float = 0.5) -> None:
         while not self._stopping:
@@ -232,6 +289,8 @@ class Supervisor:
                     "restarts": s.restarts,
                     "last_exit": s.last_exit,
                     "health_url": s.spec.health_url,
+                    "health_error": s.health_error,
+                    "failed_checks": s.failed_checks,
                     "log": str(self.log_dir / f"{s.spec.name}.log"),
                 }
                 for s in self.services

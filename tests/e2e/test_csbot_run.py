@@ -9,12 +9,23 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ..conftest import REPO
-from ..platform import CSBOT, assert_all_gone, start_platform
+from ..platform import CSBOT, Platform, assert_all_gone, start_platform
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+
+
+def wait_restarted(p: Platform, service: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        st = p.status()["services"][service]
+        if st["restarts"] >= 1 and st["state"] == "ready":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{service} not restarted: {p.status()['services'][service]}")
 
 
 def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: Path) -> None:
@@ -31,20 +42,13 @@ def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: P
         # kill the action server: the supervisor must notice, restart it and say so in `csbot status`
         actions_pid = p.status()["services"]["actions"]["pid"]
         os.killpg(actions_pid, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            st = p.status()["services"]["actions"]
-            if st["restarts"] >= 1 and st["state"] == "ready":
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"action server not restarted: {p.status()}")
+        wait_restarted(p, "actions", 60)
         status = subprocess.run([CSBOT, "status"], env=p.env, cwd=REPO, capture_output=True, text=True)
         assert "actions" in status.stdout and "│ 1 " in status.stdout.split("actions", 1)[1].splitlines()[0]
-        assert "订单" in p.text("run-1", "查下订单250316084512367890")  # actions work again
+        assert "订单" in p.text("run-1", "查下订单250316084512367890", customer="u1002")  # actions work again
 
-        # terminal chat, driven through stdin like a person typing
-        chat = subprocess.run([CSBOT, "chat", "--sender", "u1001"], env=p.env, cwd=REPO, capture_output=True,
+        # terminal chat, driven through stdin like a person typing, logged in as a demo-shop customer
+        chat = subprocess.run([CSBOT, "chat", "--customer", "u1001"], env=p.env, cwd=REPO, capture_output=True,
                               text=True, input="订单250212075519846031发货了吗\n/quit\n", timeout=60)  # fmt: skip
         assert chat.returncode == 0, chat.stderr
         assert "京东物流" in chat.stdout
@@ -71,3 +75,26 @@ def test_second_run_in_same_home_and_port_clash_are_refused(tmp_path: Path) -> N
         assert "already in use" in clash.stderr and "Traceback" not in clash.stderr
     finally:
         p.stop()
+
+
+def test_health_means_serving_and_kill_9_of_the_supervisor_leaves_no_child(tmp_path: Path) -> None:
+    p = start_platform(tmp_path)
+    try:
+        # Rasa without a model answers every message with nothing: health must say so, and the supervisor heals it
+        assert httpx.delete(f"{p.rasa_url}/model").status_code == 401  # the API is locked
+        assert httpx.delete(f"{p.rasa_url}/model", headers=p.rasa_api()).status_code == 204
+        status = subprocess.run([CSBOT, "status"], env=p.env, cwd=REPO, capture_output=True, text=True)
+        assert status.returncode == 1 and "down" in status.stdout.split("rasa", 1)[1].splitlines()[0]
+        wait_restarted(p, "rasa", 150)
+        assert "帮您" in p.text("health-1", "你好")
+        ok = subprocess.run([CSBOT, "status", "--json"], env=p.env, cwd=REPO, capture_output=True, text=True)
+        assert ok.returncode == 0 and all(s["healthy"] for s in json.loads(ok.stdout)["services"])
+
+        # however the supervisor dies, its children die with it
+        pids = p.child_pids()
+        assert len(pids) == 5
+        os.kill(p.proc.pid, signal.SIGKILL)
+        assert_all_gone(pids, timeout=15)
+    finally:
+        if p.proc.poll() is None:
+            p.stop()

@@ -1,0 +1,25 @@
+"""Start the Rasa server (``python -m channels.server <rasa run options>`` in the Rasa venv) with its HTTP API
+locked: the JWT secret is derived from the home's secret here, so it never appears on a command line where
+``ps`` would show it. Channel webhooks stay open; every other API route needs a JWT (``bot.rasa_env``),
+checked first by ``channels.api_guard``."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.settings import home_secret, load_settings
+
+
+def main() -> None:
+    secret = home_secret(load_settings(), "rasa-api")
+    sys.argv = ["rasa", "run", *sys.argv[1:], "--jwt-secret", secret, "--jwt-method", "HS256"]
+    from rasa.__main__ import main as rasa_main
+
+    from channels.api_guard import install
+
+    install(secret)
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

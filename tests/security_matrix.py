@@ -1,0 +1,96 @@
+"""The authorization matrix: every HTTP route of every service, and who may call it.
+
+``docs/security.md`` shows this table; ``tests/e2e/test_authorization.py`` walks it against the running
+platform with every identity (no token, a customer token, each staff role and a service token, each in the
+route's tenant and in another), and a few forged tokens.
+
+Access kinds:
+* ``public`` — anyone (health checks, customer channels, staff log-in)
+* a tuple of roles — a platform JWT of the route's audience holding one of them (admin holds every role)
+* ``rasa`` — the Rasa HTTP API: only a JWT signed with the Rasa API key (``bot.rasa_env``)
+* ``actions`` / ``orders`` — only the key the Rasa server / action server hold
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAFF_ROLES = ("agent", "supervisor", "kb_admin")
+KB = ("kb_admin",)
+ADMIN = ("admin",)
+
+
+@dataclass(frozen=True)
+class R:
+    service: str  # rasa | knowledge | handoff | actions | orders
+    method: str
+    path: str
+    access: str | tuple[str, ...]
+    audience: str = "staff"  # staff | service (for role routes)
+    # False: calling it with a permitted identity would change shared state (reload the model, roll back the
+    # KB); only the refusals are walked, the permitted call is covered by its own test
+    call_when_allowed: bool = True
+    # what a permitted call sends; None: a malformed JSON body, so it fails validation and changes nothing
+    body: bytes | None = None
+
+
+ROUTES: tuple[R, ...] = (
+    # Rasa server: channels open, API locked
+    R("rasa", "GET", "/", "public"),
+    R("rasa", "GET", "/version", "public"),
+    R("rasa", "GET", "/webhooks/rest/", "public"),
+    R("rasa", "POST", "/webhooks/rest/webhook", "public"),
+    R("rasa", "GET", "/socket.io/?EIO=4&transport=polling", "public"),
+    R("rasa", "GET", "/status", "rasa"),
+    R("rasa", "GET", "/domain", "rasa"),
+    R("rasa", "GET", "/conversations/matrix-1/tracker", "rasa"),
+    R("rasa", "POST", "/conversations/matrix-1/tracker/events", "rasa", call_when_allowed=False),
+    R("rasa", "PUT", "/conversations/matrix-1/tracker/events", "rasa", call_when_allowed=False),
+    R("rasa", "GET", "/conversations/matrix-1/story", "rasa"),
+    R("rasa", "POST", "/conversations/matrix-1/execute", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/conversations/matrix-1/trigger_intent", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/conversations/matrix-1/predict", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/conversations/matrix-1/messages", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/model/train", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/model/test/stories", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/model/test/intents", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/model/predict", "rasa", call_when_allowed=False),
+    R("rasa", "POST", "/model/parse", "rasa", body='{"text": "在吗"}'.encode()),  # Rasa 500s on bad JSON here
+    R("rasa", "PUT", "/model", "rasa", call_when_allowed=False),
+    R("rasa", "DELETE", "/model", "rasa", call_when_allowed=False),
+    # knowledge service
+    R("knowledge", "GET", "/health", "public"),
+    R("knowledge", "POST", "/answer", ("service",), audience="service"),
+    R("knowledge", "GET", "/api/kb/faqs", KB),
+    R("knowledge", "POST", "/api/kb/faqs", KB),
+    R("knowledge", "GET", "/api/kb/faqs/matrix-none", KB),
+    R("knowledge", "PUT", "/api/kb/faqs/matrix-none", KB),
+    R("knowledge", "DELETE", "/api/kb/faqs/matrix-none", KB),
+    R("knowledge", "GET", "/api/kb/documents", KB),
+    R("knowledge", "PUT", "/api/kb/documents/matrix.exe", KB),
+    R("knowledge", "DELETE", "/api/kb/documents/matrix-none.md", KB),
+    R("knowledge", "POST", "/api/kb/ask", KB),
+    R("knowledge", "PUT", "/api/kb/import/matrix.exe", KB),
+    R("knowledge", "POST", "/api/kb/eval", KB),
+    R("knowledge", "GET", "/api/kb/lowconf", KB),
+    R("knowledge", "POST", "/api/kb/rebuild", ADMIN),
+    R("knowledge", "POST", "/api/kb/switch", ADMIN),
+    R("knowledge", "POST", "/api/kb/rollback", ADMIN, call_when_allowed=False),
+    R("knowledge", "GET", "/api/kb/status", ADMIN),
+    # handoff service
+    R("handoff", "GET", "/health", "public"),
+    R("handoff", "POST", "/api/auth/login", "public"),
+    R("handoff", "POST", "/api/auth/refresh", STAFF_ROLES, call_when_allowed=False),
+    R("handoff", "POST", "/api/auth/logout", STAFF_ROLES, call_when_allowed=False),
+    R("handoff", "GET", "/api/auth/me", STAFF_ROLES),
+    # action server: only the Rasa server
+    R("actions", "GET", "/health", "public"),
+    R("actions", "POST", "/webhook", "actions"),
+    R("actions", "GET", "/actions", "actions"),
+    # the demo shop's order API: only the action server
+    R("orders", "GET", "/health", "public"),
+    R("orders", "GET", "/orders/250316084512367890?customer_id=u1001", "orders"),
+    R("orders", "POST", "/orders/250316084512367890/cancel", "orders"),
+    R("orders", "POST", "/orders/250316084512367890/address", "orders"),
+    R("orders", "POST", "/orders/250316084512367890/returns", "orders"),
+)
