@@ -29,7 +29,8 @@ import psutil
 import yaml
 
 from bot.cli.supervisor import ServiceSpec, Supervisor, http_ok
-from bot.rasa_env import WINDOWED_SQL_STORE, child_env, rasa_bin, server_command
+from bot.identity import customer_token
+from bot.rasa_env import WINDOWED_SQL_STORE, actions_api_key, child_env, rasa_bin, server_command
 from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,10 +123,12 @@ def start_rasa(
 
 
 async def converse(client: httpx.AsyncClient, url: str, sender: str, messages: list[str]) -> list[float]:
+    """One logged-in customer's conversation (the shop's token on every message, as a real widget sends it)."""
+    headers = {"Authorization": f"Bearer {customer_token(load_settings(), sender)}"}
     out = []
     for m in messages:
         t0 = time.perf_counter()
-        r = await client.post(url, json={"sender": sender, "message": m})
+        r = await client.post(url, json={"sender": sender, "message": m}, headers=headers)
         r.raise_for_status()
         out.append((time.perf_counter() - t0) * 1000)
     return out
@@ -176,6 +179,8 @@ def main() -> None:
     home = settings.home / "bench"
     home.mkdir(parents=True, exist_ok=True)
     env = child_env(settings)
+    # the limits stay on (their cost is part of the measure) but this load generator must never reach them
+    env.update({"CSBOT_RATE_LIMIT__PER_CONVERSATION": "1000000/10s", "CSBOT_RATE_LIMIT__PER_IP": "1000000/10s"})
     ports = {"actions": free_port(), "orders": free_port(), "knowledge": free_port()}
     env.update({f"CSBOT_SERVICES__{k.upper()}_PORT": str(v) for k, v in ports.items()})
     py = str(REPO / ".venv" / "bin" / "python")
@@ -184,7 +189,7 @@ def main() -> None:
                     f"http://127.0.0.1:{ports['orders']}/health", env=env, cwd=REPO),
         ServiceSpec("knowledge", [py, "-m", "knowledge"], ports["knowledge"],
                     f"http://127.0.0.1:{ports['knowledge']}/health", env=env, cwd=REPO, start_timeout=60),
-        ServiceSpec("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
+        ServiceSpec("actions", [py, "-m", "actions.server"],
                     ports["actions"], f"http://127.0.0.1:{ports['actions']}/health", env=env, cwd=REPO),
     ], run_dir=home / "run", log_dir=home / "logs", say=lambda m: None)  # fmt: skip
     results = []
@@ -204,7 +209,8 @@ def main() -> None:
             db.unlink(missing_ok=True)
             endpoints = home / f"endpoints-{name}.yml"
             endpoints.write_text(yaml.safe_dump({
-                "action_endpoint": {"url": f"http://127.0.0.1:{ports['actions']}/webhook"},
+                "action_endpoint": {"url": f"http://127.0.0.1:{ports['actions']}/webhook",
+                                    "headers": {"Authorization": f"Bearer {actions_api_key(settings)}"}},
                 # the same store `csbot run` configures by default (windowed SQL on SQLite)
                 "tracker_store": {"type": WINDOWED_SQL_STORE, "window_turns": 20, "dialect": "sqlite", "db": str(db)},
             }))  # fmt: skip

@@ -24,7 +24,7 @@ from bot.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 SLOW_DOWN = "您发消息太快啦，歇一口气，{seconds} 秒后再发给我吧～"
-DEFAULT_RATES = {"per_conversation": "20/10s", "per_ip": "120/min"}
+DEFAULT_RATES = {"per_conversation": "20/10s", "per_ip": "300/min"}
 
 
 @dataclass

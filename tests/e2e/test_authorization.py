@@ -139,3 +139,43 @@ def test_another_tenants_object_is_not_found(platform: Platform) -> None:
     answer = httpx.post(f"http://127.0.0.1:{platform.ports['knowledge']}/answer", headers=ids["service@acme"],
                         json={"query": "退货运费谁出", "tenant_id": "default"}).json()  # fmt: skip
     assert answer["abstained"] and not answer["citations"]
+
+
+INJECTIONS = (
+    "' OR '1'='1' --",  # SQL
+    "1; DROP TABLE cs_faq; --",
+    'tenant_id == "acme" or tenant_id != ""',  # Milvus filter expression
+    "default\" || tenant_id != \"",
+    "*:* OR tenant_id:acme",  # Elasticsearch query syntax
+    '{"query": {"match_all": {}}}',
+    "<script>alert(1)</script><img src=x onerror=alert(1)>",  # HTML
+    "\u202etxt.exe\u200d\u200b",  # RTL override, zero-width joiners
+    "../../etc/passwd",
+)
+
+
+def test_injection_strings_are_inert_everywhere(platform: Platform) -> None:
+    ids = identities(platform)
+    kb = f"http://127.0.0.1:{platform.ports['knowledge']}"
+    tried = 0
+    for s in INJECTIONS:
+        calls = [
+            httpx.get(f"{kb}/api/kb/faqs", params={"q": s}, headers=ids["kb_admin@acme"]),
+            httpx.get(f"{kb}/api/kb/faqs", params={"category": s}, headers=ids["kb_admin@acme"]),
+            httpx.get(f"{kb}/api/kb/faqs/{s}", headers=ids["kb_admin@acme"]),
+            httpx.post(f"{kb}/api/kb/ask", json={"query": s}, headers=ids["kb_admin@acme"]),
+            httpx.post(f"{kb}/answer", json={"query": s}, headers=ids["service@acme"]),
+            httpx.post(f"http://127.0.0.1:{platform.ports['handoff']}/api/auth/login",
+                       json={"tenant": "default", "login": s, "password": s}),
+            httpx.post(f"{platform.rasa_url}/webhooks/rest/webhook", json={"sender": "inj-1", "message": s}),
+        ]  # fmt: skip
+        for r in calls:
+            tried += 1
+            assert r.status_code < 500, (s, r.request.url, r.text[:200])
+            assert "Traceback" not in r.text
+        # acme has no KB: nothing of tenant default may come back, whatever the string
+        assert calls[0].json()["items"] == [] and calls[1].json()["items"] == []
+        assert calls[3].json()["abstained"] and calls[4].json()["abstained"]
+        reply = calls[6].json()
+        assert reply and all(m.get("text") for m in reply) and "<script>" not in str(reply)
+    assert tried == len(INJECTIONS) * 7
