@@ -32,10 +32,9 @@ def order_service() -> OrderService:
         return HttpOrderService(
             b.require("base_url", "the shop order API base URL"), b.get("api_key"), float(b.get("timeout", 3.0))
         )
-    from importlib import import_module
+    from bot.plugins import load_class
 
-    module, _, cls = b.type.rpartition(".")
-    return getattr(import_module(module), cls).from_options(b.options)  # type: ignore[no-any-return]
+    return load_class(b.type, "orders").from_options(b.options)  # type: ignore[no-any-return]
 
 
 @functools.cache

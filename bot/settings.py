@@ -30,6 +30,7 @@ ENV_PREFIX = "CSBOT_"
 BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "cache": ("memory", "redis"),
     "rate_limit": ("memory", "redis"),
+    "presence": ("memory", "redis"),
     "events": ("sql", "kafka"),
     "vectors": ("milvus_lite", "milvus"),
     "keywords": ("tantivy", "elasticsearch"),
@@ -60,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "cache": {"type": "memory"},
     # per customer (sender and IP) on every channel, per user on the agent API; see bot/ratelimit/
     "rate_limit": {"type": "memory"},
+    # agents' heartbeats and availability switch (handoff/presence/)
+    "presence": {"type": "memory"},
+    # queue, timeouts, working hours of the human handoff (handoff/config.py)
+    "handoff": {},
     "events": {"type": "sql"},
     "vectors": {"type": "milvus_lite"},
     "keywords": {"type": "tantivy"},

@@ -1,16 +1,20 @@
-"""HTTP app of the handoff service (Starlette): staff log-in and, as it grows, the agent API.
-Built by a factory so tests create their own."""
+"""HTTP app of the handoff service (Starlette): staff log-in, the agent API and WebSocket, the internal routes
+the action server and the Rasa server call, and the clock that runs timeouts and offers. Built by a factory
+so tests create their own (and may pass their own customer channel and clock)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from bot import auth_api
 from bot.ratelimit import Rate, create_rate_limiter
@@ -18,7 +22,16 @@ from bot.settings import Settings, load_settings
 from bot.storage.db import Database
 from bot.users import UserService
 from bot.web import Auth, per_user_limit
+from handoff import agent_api, internal_api
+from handoff.assignment import tick
+from handoff.config import HandoffConfig
+from handoff.hub import Hub
+from handoff.presence import create_presence
+from handoff.relay import RasaRelay
+from handoff.service import CustomerChannel, HandoffService
+from handoff.ws import websocket_route
 
+log = logging.getLogger(__name__)
 PER_USER = "600/min"
 
 
@@ -34,25 +47,53 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if db_ok else 503)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, customer: CustomerChannel | None = None,
+               clock: Callable[[], float] | None = None, run_clock: bool = True) -> Starlette:  # fmt: skip
     settings = settings or load_settings()
+    cfg = HandoffConfig.from_mapping(settings.raw.get("handoff"))
     db = Database.from_settings(settings)
     users = UserService(db)
     auth = Auth(settings.keyring, users.is_revoked)
     backend = settings.backend("rate_limit")
     limiter = create_rate_limiter(backend)
     per_user = per_user_limit(limiter, Rate.parse(str(backend.get("per_user") or PER_USER)))
+    relay = RasaRelay(settings) if customer is None else None
+    hub = Hub()
+    presence = create_presence(settings.backend("presence"), cfg.heartbeat_ttl_seconds)
+    kwargs = {"clock": clock} if clock else {}
+    svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, **kwargs)  # type: ignore[arg-type]
+
+    async def run_tick() -> None:
+        while True:
+            await asyncio.sleep(cfg.tick_seconds)
+            try:
+                await asyncio.to_thread(tick, svc)
+            except Exception:  # one bad tick (the database briefly away) must not stop the clock
+                log.exception("handoff tick failed")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        clock_task = asyncio.create_task(run_tick()) if run_clock else None
         yield
+        if clock_task is not None:
+            clock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock_task
         await limiter.close()
+        presence.close()
+        if relay is not None:
+            relay.close()
         db.dispose()
 
     app = Starlette(routes=[
         Route("/health", health),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
+        WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
+        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user)),
+        Mount("/internal", routes=internal_api.routes(svc, auth)),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db
     app.state.settings = settings
+    app.state.handoff = svc
     return app

@@ -90,9 +90,9 @@ def create_answerer(type_: str, options: Mapping[str, Any]) -> LlmAnswerer | Non
         return None
     if type_ == "openai":
         return LlmAnswerer.from_options(options)
-    from knowledge.embeddings.factory import load_class
+    from bot.plugins import load_class
 
-    return load_class(type_, {}, "llm").from_options(options)  # type: ignore[no-any-return]
+    return load_class(type_, "llm").from_options(options)  # type: ignore[no-any-return]
 
 
 def citation_for(p: Passage, kind: str, score: float, snippet_len: int = 120) -> Citation:

@@ -9,11 +9,10 @@ bucket lets rounding refuse the last hit of a burst).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from bot.errors import ConfigError
 from bot.settings import Backend
@@ -87,16 +86,9 @@ def storage_key(key: str) -> str:
 
 def create_rate_limiter(backend: Backend) -> RateLimiter:
     """The limiter ``backend.type`` names; the backend module is imported only when chosen."""
-    dotted = BUILTIN.get(backend.type, backend.type)
-    module_name, _, class_name = dotted.rpartition(".")
-    if not module_name:
-        raise ConfigError(f"{SECTION}.type", f"one of {', '.join(BUILTIN)} or a dotted class path", backend.type)
-    try:
-        cls: Any = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{SECTION}.type", "an importable class", f"{backend.type} ({exc})") from None
-    if not callable(getattr(cls, "from_options", None)):
-        raise ConfigError(f"{SECTION}.type", "a class with from_options(options)", backend.type)
+    from bot.plugins import load_class
+
+    cls = load_class(backend.type, SECTION, BUILTIN)
     limiter = cls.from_options(backend.options)
     if not isinstance(limiter, RateLimiter):
         raise ConfigError(f"{SECTION}.type", "a class whose instances have hit() and close()", backend.type)

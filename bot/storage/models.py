@@ -66,6 +66,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     roles: Mapped[str | None] = mapped_column(String(255), comment="comma-separated: agent,kb_admin,admin")
     skills: Mapped[str | None] = mapped_column(String(255), comment="comma-separated skill groups")
+    capacity: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5", comment="max concurrent chats")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
@@ -96,11 +97,28 @@ class Session(Base):
     last_msg_time: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     closed_at: Mapped[dt.datetime | None] = mapped_column()
+    # the handoff (migration 0005): why, who, the queue order, the timings reports need
+    customer_ref: Mapped[str | None] = mapped_column(String(128), comment="the shop's customer id (or visitor)")
+    customer_name: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(32), comment="complaint / after_sales / other")
+    tags: Mapped[str | None] = mapped_column(String(255), comment="comma-separated customer tags (vip)")
+    queue_rank: Mapped[float | None] = mapped_column(EpochSeconds, comment="lower is served first (handoff.policy)")
+    queued_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    assigned_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    first_response_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    last_customer_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    warned_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    target_agent_id: Mapped[int | None] = mapped_column(BigInteger, comment="a transfer to one agent")
+    transfer_note: Mapped[str | None] = mapped_column(String(500))
+    csat: Mapped[int | None] = mapped_column(TinyInt, comment="1-5")
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", comment="optimistic lock")
 
     __table_args__ = (
         Index("idx_customer_state", "customer_id", "session_state"),
         Index("idx_tenant_state", "tenant_id", "session_state"),
         Index("idx_conversation", "tenant_id", "conversation_id"),
+        Index("idx_queue", "tenant_id", "session_state", "skill_group", "queue_rank"),
+        Index("idx_agent_state", "agent_id", "session_state"),
     )
 
 

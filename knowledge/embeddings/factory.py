@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from bot.errors import ConfigError
+from bot.plugins import load_class
 from knowledge.embeddings.base import Embedder
 
 BUILTIN = {
@@ -17,17 +16,6 @@ BUILTIN = {
 }
 
 
-def load_class(type_: str, builtin: Mapping[str, str], section: str) -> Any:
-    dotted = builtin.get(type_, type_)
-    module_name, _, cls_name = dotted.rpartition(".")
-    if not module_name:
-        raise ConfigError(f"{section}.type", f"one of {', '.join(builtin)} or a dotted class path", type_)
-    try:
-        return getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{section}.type", "an importable class", f"{type_} ({exc})") from None
-
-
 def create_embedder(type_: str, options: Mapping[str, Any]) -> Embedder:
-    cls = load_class(type_, BUILTIN, "embeddings")
+    cls = load_class(type_, "embeddings", BUILTIN)
     return cls.from_options(options)  # type: ignore[no-any-return]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from knowledge.embeddings.factory import load_class
+from bot.plugins import load_class
 from knowledge.keywords.base import KeywordIndex
 
 BUILTIN = {
@@ -16,4 +16,4 @@ BUILTIN = {
 
 
 def create_keyword_index(type_: str, options: Mapping[str, Any], home: Path) -> KeywordIndex:
-    return load_class(type_, BUILTIN, "keywords").from_options(options, home)  # type: ignore[no-any-return]
+    return load_class(type_, "keywords", BUILTIN).from_options(options, home)  # type: ignore[no-any-return]

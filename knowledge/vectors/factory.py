@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from knowledge.embeddings.factory import load_class
+from bot.plugins import load_class
 from knowledge.vectors.base import VectorStore
 
 BUILTIN = {
@@ -17,7 +17,7 @@ BUILTIN = {
 
 
 def create_vector_store(type_: str, options: Mapping[str, Any], home: Path) -> VectorStore:
-    cls = load_class(type_, BUILTIN, "vectors")
+    cls = load_class(type_, "vectors", BUILTIN)
     default = home / "milvus" / "kb.db" if type_ == "milvus_lite" else None
     if type_ == "milvus" and not options.get("uri"):
         options = {**options, "uri": "http://127.0.0.1:19530"}

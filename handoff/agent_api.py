@@ -1,0 +1,146 @@
+"""The agent API (``/api/agent``): JWT roles agent and supervisor, the tenant from the token.
+
+Thin handlers over ``HandoffService`` and ``handoff.assignment``; the blocking work runs in a thread.
+An agent sees their own sessions and their groups' queue; a supervisor sees the tenant's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.errors import InvalidInput
+from bot.security import Principal
+from bot.storage.models import Message
+from bot.web import Auth, Limiter, endpoint, json_body
+from handoff import assignment as a
+from handoff import domain as d
+from handoff import repository as repo
+from handoff.relay import RasaRelay
+from handoff.service import HandoffService
+
+AGENTS = ("agent", "supervisor")
+
+
+def _id(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError):
+        raise InvalidInput(f"{name} must be a number") from None
+
+
+def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limiter | None) -> list[Route]:
+    def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        return asyncio.to_thread(fn, *args)
+
+    async def heartbeat(request: Request, who: Principal) -> Response:
+        await run(a.heartbeat, svc, who)
+        return Response(status_code=204)
+
+    async def availability(request: Request, who: Principal) -> Any:
+        body = await json_body(request, 1024, empty_ok=False)
+        if not isinstance(body.get("available"), bool):
+            raise InvalidInput('expected {"available": true|false}')
+        await run(a.set_available, svc, who, body["available"])
+        presence = svc.presence.get(who.tenant_id, [who.user_id], svc.clock())[who.user_id]
+        return {"status": presence.status}
+
+    def _queue(who: Principal) -> list[dict[str, Any]]:
+        with svc.db.session() as db:
+            supervisor = bool({"supervisor", "admin"} & who.roles)
+            groups = None
+            if not supervisor:
+                me = next((u for u in repo.staff(db, who.tenant_id) if u.user_id == who.user_id), None)
+                mine = {g for g in ((me.skills if me else "") or "").split(",") if g}
+                groups = mine or None
+            rows = repo.waiting(db, who.tenant_id, groups)
+            now = svc.clock()
+            return [{**d.view(s).to_json(), "position": i + 1, "waited_seconds": round(now - (s.queued_at or now))}
+                    for i, s in enumerate(rows)]  # fmt: skip
+
+    async def queue(request: Request, who: Principal) -> Any:
+        return {"items": await run(_queue, who)}
+
+    def _sessions(who: Principal) -> list[dict[str, Any]]:
+        with svc.db.session() as db:
+            agent = None if {"supervisor", "admin"} & who.roles else who.user_id
+            return [d.view(s).to_json() for s in repo.open_sessions(db, who.tenant_id, agent)]
+
+    async def sessions(request: Request, who: Principal) -> Any:
+        return {"items": await run(_sessions, who)}
+
+    def _detail(who: Principal, session_id: int) -> dict[str, Any]:
+        import json
+
+        from sqlalchemy import select
+
+        view = svc.session_for(who, session_id, write=False)
+        with svc.db.session() as db:
+            msgs = db.scalars(select(Message).where(Message.session_id == session_id,
+                                                    Message.tenant_id == who.tenant_id)
+                              .order_by(Message.created_at, Message.msg_id))  # fmt: skip
+            during = [{"id": str(m.msg_id), "from": {0: "customer", 1: "agent", 2: "bot"}.get(m.sender_role or 0),
+                       **json.loads(m.content or "{}")} for m in msgs]  # fmt: skip
+            past = [d.view(s).to_json() for s in db.scalars(select(repo.Session).where(
+                repo.Session.tenant_id == who.tenant_id, repo.Session.customer_ref == view.customer_ref,
+                repo.Session.session_id != session_id).order_by(repo.Session.created_at.desc()).limit(10))]  # fmt: skip
+        before = relay.history(view.conversation_id) if relay else []
+        return {"session": view.to_json(), "messages": during, "conversation": before, "past_sessions": past}
+
+    async def detail(request: Request, who: Principal) -> Any:
+        return await run(_detail, who, _id(request, "session_id"))
+
+    async def accept(request: Request, who: Principal) -> Any:
+        return (await run(a.accept, svc, who, _id(request, "offer_id"))).to_json()
+
+    async def decline(request: Request, who: Principal) -> Response:
+        await run(a.decline, svc, who, _id(request, "offer_id"))
+        return Response(status_code=204)
+
+    async def take(request: Request, who: Principal) -> Any:
+        body = await json_body(request, 1024)
+        target = body.get("agent_id")
+        agent = int(target) if isinstance(target, int | str) and str(target).isdigit() else None
+        return (await run(a.take, svc, who, _id(request, "session_id"), agent)).to_json()
+
+    async def send(request: Request, who: Principal) -> Any:
+        body = await json_body(request, 16 * 1024, empty_ok=False)
+        text, image = body.get("text") or "", body.get("image_url") or ""
+        if not isinstance(text, str) or not isinstance(image, str):
+            raise InvalidInput('expected {"text": "..."} or {"image_url": "https://..."}')
+        return await run(svc.send, who, _id(request, "session_id"), text, image)
+
+    async def transfer(request: Request, who: Principal) -> Any:
+        body = await json_body(request, 4096, empty_ok=False)
+        target = body.get("agent_id")
+        agent = int(target) if isinstance(target, int | str) and str(target).isdigit() else None
+        group = body.get("group") if isinstance(body.get("group"), str) else None
+        note = body.get("note") if isinstance(body.get("note"), str) else ""
+        return (await run(a.transfer, svc, who, _id(request, "session_id"), agent, group, note)).to_json()
+
+    async def close(request: Request, who: Principal) -> Any:
+        body = await json_body(request, 8192)
+        summary = body.get("summary") if isinstance(body.get("summary"), str) else ""
+        return (await run(svc.close, who, _id(request, "session_id"), summary)).to_json()
+
+    def r(path: str, fn: Any, method: str) -> Route:
+        return Route(path, endpoint(fn, auth, AGENTS, limit=limit), methods=[method])
+
+    return [
+        r("/heartbeat", heartbeat, "POST"),
+        r("/availability", availability, "POST"),
+        r("/queue", queue, "GET"),
+        r("/sessions", sessions, "GET"),
+        r("/sessions/{session_id}", detail, "GET"),
+        r("/sessions/{session_id}/take", take, "POST"),
+        r("/sessions/{session_id}/messages", send, "POST"),
+        r("/sessions/{session_id}/transfer", transfer, "POST"),
+        r("/sessions/{session_id}/close", close, "POST"),
+        r("/offers/{offer_id}/accept", accept, "POST"),
+        r("/offers/{offer_id}/decline", decline, "POST"),
+    ]

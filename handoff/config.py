@@ -1,0 +1,69 @@
+"""Handoff settings (the ``handoff:`` section): timeouts, working hours, queue ageing. Every timeout is in
+seconds so tests can run them in a few seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HandoffConfig:
+    silence_seconds: float = 180.0  # ACTIVE → WARNING: remind a customer who went quiet
+    close_after_warning_seconds: float = 120.0  # WARNING → CLOSED
+    offer_seconds: float = 20.0  # an unanswered offer goes to the next agent
+    max_wait_seconds: float = 900.0  # past it the customer is told and may leave a message
+    age_step_seconds: float = 120.0  # one priority level = this much waiting (handoff.policy)
+    heartbeat_ttl_seconds: float = 60.0  # online while any device beat within it
+    position_update_seconds: float = 30.0  # at most one queue-position line per customer this often
+    requeue_on_offline: bool = True  # an agent who goes offline: their chats back to the front of the queue
+    working_hours: str = "09:00-22:00"
+    timezone: str = "Asia/Shanghai"
+    default_group: str = "general"
+    mean_handle_seconds: float = 300.0  # for the expected wait told to the customer
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> HandoffConfig:
+        raw = dict(raw or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise ConfigError(f"handoff.{unknown[0]}", f"one of {', '.join(known)}")
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            kind = type(known[name].default)
+            try:
+                values[name] = value if kind is str else kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"handoff.{name}", f"a {kind.__name__}", value) from None
+        cfg = cls(**values)
+        cfg.hours()  # validates
+        try:
+            ZoneInfo(cfg.timezone)
+        except Exception:
+            raise ConfigError("handoff.timezone", "an IANA time zone such as Asia/Shanghai", cfg.timezone) from None
+        return cfg
+
+    def hours(self) -> tuple[dt.time, dt.time]:
+        try:
+            start, end = (part.strip() for part in self.working_hours.split("-"))
+            return _clock(start), _clock(end)
+        except ValueError:
+            raise ConfigError("handoff.working_hours", "HH:MM-HH:MM, e.g. 09:00-22:00", self.working_hours) from None
+
+    def on_duty(self, now: float) -> bool:
+        start, end = self.hours()
+        t = dt.datetime.fromtimestamp(now, ZoneInfo(self.timezone)).time()
+        return start <= t < end if start <= end else (t >= start or t < end)  # overnight shifts wrap
+
+
+def _clock(text: str) -> dt.time:
+    if text == "24:00":
+        return dt.time.max
+    return dt.datetime.strptime(text, "%H:%M").time()

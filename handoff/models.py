@@ -1,0 +1,85 @@
+"""Handoff tables beyond the seed's cs_session / cs_message (migration 0005).
+
+* ``cs_session_event``: every transition of a session (seed §2.4.4), with who caused it: the history
+  reports and audits read.
+* ``cs_offer``: a waiting session offered to one agent until they accept, decline, or it expires.
+* ``cs_agent_feed``: what each agent's WebSocket delivers, in order; ``seq`` is the resume cursor, so an
+  agent that reconnects gets what it missed. ``agent_id`` NULL: for the tenant's supervisors.
+* ``cs_left_message``: what a customer left when nobody could take the chat, for the tickets capability.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.models import Base, EpochSeconds, tenant_col, utcnow
+
+FeedSeq = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only an INTEGER primary key
+
+
+class SessionEvent(Base):
+    __tablename__ = "cs_session_event"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    session_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    event: Mapped[str] = mapped_column(String(32), nullable=False)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, comment="agent/supervisor; NULL: customer or system")
+    detail: Mapped[Any | None] = mapped_column(JSON)
+    at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+
+    __table_args__ = (Index("idx_session_event", "session_id", "at"),)
+
+
+class Offer(Base):
+    __tablename__ = "cs_offer"
+    PENDING, ACCEPTED, DECLINED, EXPIRED, WITHDRAWN = "pending", "accepted", "declined", "expired", "withdrawn"
+
+    offer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    session_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    agent_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=PENDING)
+    created_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+    expires_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+
+    __table_args__ = (
+        Index("idx_offer_session", "session_id", "status"),
+        Index("idx_offer_agent", "agent_id", "status"),
+    )
+
+
+class AgentFeed(Base):
+    __tablename__ = "cs_agent_feed"
+
+    seq: Mapped[int] = mapped_column(FeedSeq, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = tenant_col()
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    session_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[Any] = mapped_column(JSON, nullable=False)
+    at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+
+    __table_args__ = (Index("idx_feed_agent", "tenant_id", "agent_id", "seq"),)
+
+
+class LeftMessage(Base):
+    __tablename__ = "cs_left_message"
+
+    left_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    session_id: Mapped[int | None] = mapped_column(BigInteger)
+    conversation_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    customer_ref: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new", comment="new / ticketed")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (Index("idx_left_tenant_status", "tenant_id", "status"),)

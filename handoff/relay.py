@@ -1,0 +1,73 @@
+"""The customer side of a handoff, through the Rasa server's HTTP API (with its key, ``bot.rasa_env``).
+
+Why Rasa and not the channel directly: a line appended as a ``bot`` event with ``execute_side_effects`` is
+recorded in the tracker (so the conversation history and the archive see the agent's words, with the agent in
+the event's metadata) *and* sent on the customer's own channel (``output_channel=latest``: the socket.io room
+of a web customer; a REST customer reads it with ``GET /webhooks/rest/messages``). Rasa takes the
+conversation's lock for it, so agent lines and bot turns never interleave inside a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.rasa_env import rasa_api_headers
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RasaRelay:
+    def __init__(self, settings: Settings, timeout: float = 5.0) -> None:
+        self.settings = settings
+        self._client = httpx.Client(base_url=settings.services.url("rasa"), timeout=timeout)
+
+    def _events(self, conversation_id: str, events: list[dict[str, Any]], side_effects: bool) -> None:
+        params = {"output_channel": "latest", "execute_side_effects": "true"} if side_effects else {}
+        r = self._client.post(f"/conversations/{quote(conversation_id, safe='')}/tracker/events", json=events,
+                              params=params, headers=rasa_api_headers(self.settings))  # fmt: skip
+        r.raise_for_status()
+
+    def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
+            agent: dict[str, Any] | None = None) -> None:  # fmt: skip
+        event: dict[str, Any] = {"event": "bot", "text": text, "metadata": {"handoff": True}}
+        if agent:
+            event["metadata"]["agent"] = agent
+        if buttons:
+            event["data"] = {"buttons": buttons}
+        self._events(conversation_id, [event], side_effects=True)
+
+    def pause(self, conversation_id: str) -> None:
+        self._events(conversation_id, [{"event": "pause"}], side_effects=False)
+
+    def resume(self, conversation_id: str) -> None:
+        # both events: a bare resume makes the policy predict the handoff again and pause (platform-facts.md)
+        self._events(conversation_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+                     side_effects=False)  # fmt: skip
+
+    def trigger(self, conversation_id: str, intent: str) -> None:
+        r = self._client.post(f"/conversations/{quote(conversation_id, safe='')}/trigger_intent",
+                              json={"name": intent}, params={"output_channel": "latest"},
+                              headers=rasa_api_headers(self.settings))  # fmt: skip
+        r.raise_for_status()
+
+    def history(self, conversation_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """What the customer and the bot said before (and during) the handoff, oldest first."""
+        r = self._client.get(f"/conversations/{quote(conversation_id, safe='')}/tracker",
+                             headers=rasa_api_headers(self.settings))  # fmt: skip
+        if r.status_code >= 400:
+            return []
+        lines = []
+        for e in r.json().get("events") or []:
+            if e.get("event") in ("user", "bot") and e.get("text"):
+                agent = (e.get("metadata") or {}).get("agent")
+                who = "customer" if e["event"] == "user" else "agent" if agent else "bot"
+                lines.append({"from": who, "text": e["text"], "at": e.get("timestamp"), "agent": agent})
+        return lines[-limit:]
+
+    def close(self) -> None:
+        self._client.close()

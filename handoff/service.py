@@ -1,0 +1,283 @@
+"""The handoff service layer: the same calls for the HTTP/WebSocket handlers, the CLI and the tests.
+
+Each call is one database transaction that applies ``handoff.states.step`` as a compare-and-set; what the
+customer and the agents must hear is collected while it runs and delivered after the commit (the customer
+through ``CustomerChannel``, i.e. Rasa; agents through their feed rows, woken by ``notify``). Assignment,
+offers and timeouts live in ``handoff.assignment``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from bot.errors import Forbidden, InvalidInput, NotFound
+from bot.ids import new_id
+from bot.security import Principal
+from bot.storage.db import Database
+from bot.storage.models import Message, Session, User
+from handoff import domain as d
+from handoff import repository as repo
+from handoff.config import HandoffConfig
+from handoff.models import LeftMessage
+from handoff.policy import expected_wait, priority, rank
+from handoff.presence import PresenceStore
+from handoff.states import Event, IllegalTransition, State, step
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 2000
+CANCEL_INTENTS = ("deny", "stop", "cancel_handoff")
+CANCEL_WORDS = ("不用了", "取消排队", "不排了", "算了")
+
+
+class CustomerChannel(Protocol):
+    """How the service reaches the customer: Rasa's tracker and the channel they used (``handoff.relay``)."""
+
+    def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
+            agent: dict[str, Any] | None = None) -> None: ...  # fmt: skip
+
+    def resume(self, conversation_id: str) -> None: ...
+
+    def trigger(self, conversation_id: str, intent: str) -> None: ...
+
+
+@dataclass
+class Effects:
+    """What to tell whom once the transaction has committed."""
+
+    customer: list[tuple[str, str, Any]] = field(default_factory=list)  # (kind, conversation id, args)
+    agents: set[tuple[str, int | None]] = field(default_factory=set)  # (tenant, agent id or None = supervisors)
+
+
+class HandoffService:
+    def __init__(self, db: Database, presence: PresenceStore, config: HandoffConfig, customer: CustomerChannel,
+                 notify: Callable[[set[tuple[str, int | None]]], None] = lambda who: None,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.db, self.presence, self.cfg, self.customer, self.notify, self.clock = (
+            db, presence, config, customer, notify, clock)  # fmt: skip
+        self._last_position_line: dict[int, float] = {}
+
+    # --- delivery after commit -----------------------------------------------------------------------
+    def deliver(self, fx: Effects) -> None:
+        for kind, conv, args in fx.customer:
+            try:
+                if kind == "say":
+                    self.customer.say(conv, *args)
+                elif kind == "resume":
+                    self.customer.resume(conv)
+                elif kind == "trigger":
+                    self.customer.trigger(conv, args)
+            except Exception:  # the state is committed; a customer line that could not be delivered is logged
+                log.exception("could not reach conversation %s (%s)", conv, kind)
+        if fx.agents:
+            self.notify(fx.agents)
+
+    def _feed(self, db: Any, fx: Effects, s: Session, kind: str, payload: dict[str, Any],
+              agents: set[int | None]) -> None:  # fmt: skip
+        now = self.clock()
+        for agent in agents:
+            repo.feed(db, s.tenant_id, agent, kind, s.session_id, {"session_id": str(s.session_id), **payload}, now)
+            fx.agents.add((s.tenant_id, agent))
+
+    # --- the customer asks for a person --------------------------------------------------------------
+    def request(self, ref: d.CustomerRef, reason: str, group: str | None = None) -> d.QueueTicket:
+        now, fx = self.clock(), Effects()
+        group = group or self.cfg.default_group
+        with self.db.session() as db:
+            s = repo.open_session(db, ref.tenant_id, ref.conversation_id)
+            if s is not None:  # a second 转人工: where they are, nothing new
+                if s.session_state != d.STATE_CODE[State.WAITING]:
+                    return d.QueueTicket(s.session_id, 0, None, True, True, self._agent_name(db, s.agent_id))
+                pos = repo.position(db, s)
+                return d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True, already_waiting=True)
+            if not self.cfg.on_duty(now) or not self.presence.online(ref.tenant_id, now):
+                return d.QueueTicket(None, 0, None, False)
+            prio = priority(reason, ref.tags)
+            s = Session(session_id=new_id(), tenant_id=ref.tenant_id, customer_id=repo.customer_user(db, ref),
+                        conversation_id=ref.conversation_id, channel=ref.channel[:32], customer_ref=ref.customer_id,
+                        customer_name=ref.name[:64] or None, reason=reason, tags=",".join(ref.tags) or None,
+                        skill_group=group, priority=prio, queue_rank=rank(now, prio, self.cfg.age_step_seconds),
+                        queued_at=now, last_customer_at=now, session_state=d.STATE_CODE[State.WAITING])  # fmt: skip
+            db.add(s)
+            db.flush()
+            db.add(repo.SessionEvent(event_id=new_id(), tenant_id=s.tenant_id, session_id=s.session_id,
+                                     event="queued", to_state=State.WAITING.value, at=now,
+                                     detail={"reason": reason, "group": group}))  # fmt: skip
+            pos = repo.position(db, s)
+            self._feed(db, fx, s, "queue", {"event": "queued", "session": d.view(s).to_json()}, {None})
+            ticket = d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True)
+        self.deliver(fx)
+        self._last_position_line[ticket.session_id or 0] = now
+        return ticket
+
+    def _eta(self, tenant_id: str, pos: int) -> float | None:
+        return expected_wait(pos, len(self.presence.online(tenant_id, self.clock())), self.cfg.mean_handle_seconds)
+
+    @staticmethod
+    def _agent_name(db: Any, agent_id: int | None) -> str:
+        u = db.get(User, agent_id) if agent_id else None
+        return u.nick_name if u is not None else ""
+
+    # --- what the customer says while a person is (about to be) in charge ----------------------------
+    def customer_said(self, tenant_id: str, conversation_id: str, text: str, intent: str | None,
+                      at: float | None = None) -> bool:  # fmt: skip
+        """A customer message from the Rasa conversation; False when no handoff session is open for it."""
+        now, fx = at or self.clock(), Effects()
+        text = text.strip()[:MAX_TEXT]
+        with self.db.session() as db:
+            s = repo.open_session(db, tenant_id, conversation_id)
+            if s is None:
+                return False
+            state = d.CODE_STATE[s.session_state]
+            if state is State.WAITING and (intent in CANCEL_INTENTS or any(w in text for w in CANCEL_WORDS)):
+                self._transition(db, fx, s, Event.CANCEL, now, None, {"text": text})
+                fx.customer.append(("say", conversation_id, (d.CANCELLED,)))
+                fx.customer.append(("resume", conversation_id, None))
+            else:
+                msg = self._store_message(db, s, Message.FROM_USER, s.customer_id, text, now)
+                if state is State.WARNING:
+                    self._transition(db, fx, s, Event.CUSTOMER_SPOKE, now)
+                s.last_customer_at = now
+                s.last_msg_time = d_utc(now)
+                agents = {s.agent_id} if s.agent_id else {None}
+                self._feed(db, fx, s, "message", msg, agents)
+                if state is State.WAITING and intent == "request_human" and self._may_tell_position(s, now):
+                    fx.customer.append(("say", conversation_id,
+                                        (d.STILL_WAITING.format(ahead=repo.position(db, s) - 1),)))  # fmt: skip
+        self.deliver(fx)
+        return True
+
+    def _may_tell_position(self, s: Session, now: float) -> bool:
+        last = self._last_position_line.get(s.session_id, 0.0)
+        if now - last < self.cfg.position_update_seconds:
+            return False
+        self._last_position_line[s.session_id] = now
+        return True
+
+    def _store_message(self, db: Any, s: Session, role: int, sender: int, text: str, now: float,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        import json
+
+        msg_id = new_id()
+        body = {"text": text, **(extra or {})}
+        db.add(Message(msg_id=msg_id, session_id=s.session_id, tenant_id=s.tenant_id, sender_id=sender,
+                       sender_role=role, msg_type=1 if "image_url" in body else 0,
+                       content=json.dumps(body, ensure_ascii=False), created_at=d_utc(now)))  # fmt: skip
+        who = {Message.FROM_USER: "customer", Message.FROM_AGENT: "agent", Message.FROM_BOT: "bot"}[role]
+        return {"message": {"id": str(msg_id), "from": who, "sender_id": str(sender), "at": now, **body}}
+
+    # --- agents --------------------------------------------------------------------------------------
+    def session_for(self, who: Principal, session_id: int, write: bool = True) -> d.SessionView:
+        with self.db.session() as db:
+            return d.view(self._mine(db, who, session_id, write))
+
+    def _mine(self, db: Any, who: Principal, session_id: int, write: bool, lock: bool = False) -> Session:
+        """The session if ``who`` may see (and, with ``write``, act on) it: 404 for another tenant's or an
+        unknown one, 403 for another agent's. Supervisors may act on every session of their tenant."""
+        s = repo.get_session(db, who.tenant_id, session_id, lock=lock)
+        if s is None:
+            raise NotFound(f"no session {session_id}")
+        if "supervisor" in who.roles or "admin" in who.roles:
+            return s
+        waiting_in_my_groups = s.session_state == d.STATE_CODE[State.WAITING] and not write
+        if s.agent_id != who.user_id and not waiting_in_my_groups:
+            raise Forbidden("this session belongs to another agent")
+        return s
+
+    def send(self, who: Principal, session_id: int, text: str = "", image_url: str = "") -> dict[str, Any]:
+        text = (text or "").strip()
+        if not text and not image_url:
+            raise InvalidInput("a message needs text or an image_url")
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(f"a message has at most {MAX_TEXT} characters")
+        if image_url and not image_url.startswith(("https://", "http://")):
+            raise InvalidInput("image_url must be an http(s) URL")
+        now, fx = self.clock(), Effects()
+        with self.db.session() as db:
+            s = self._mine(db, who, session_id, write=True)
+            if d.CODE_STATE[s.session_state] not in (State.ACTIVE, State.WARNING) or s.agent_id != who.user_id:
+                raise IllegalTransition("only the agent in charge of an active session can write to it")
+            extra = {"image_url": image_url} if image_url else None
+            msg = self._store_message(db, s, Message.FROM_AGENT, who.user_id, text, now, extra)
+            if s.first_response_at is None:
+                s.first_response_at = now
+            self._feed(db, fx, s, "message", msg, {who.user_id})
+            agent = {"id": str(who.user_id), "name": who.name}
+            fx.customer.append(("say", s.conversation_id or "", (text or image_url, None, agent)))
+        self.deliver(fx)
+        return msg
+
+    def close(self, who: Principal, session_id: int, summary: str = "") -> d.SessionView:
+        now, fx = self.clock(), Effects()
+        with self.db.session() as db:
+            s = self._mine(db, who, session_id, write=True)
+            self._transition(db, fx, s, Event.AGENT_END, now, who.user_id, {"summary": summary[:2000]},
+                             summary=summary[:2000] or None)  # fmt: skip
+            out = d.view(s)
+        self.deliver(fx)
+        return out
+
+    def customer_ended(self, tenant_id: str, conversation_id: str) -> bool:
+        now, fx = self.clock(), Effects()
+        with self.db.session() as db:
+            s = repo.open_session(db, tenant_id, conversation_id)
+            if s is None:
+                return False
+            self._transition(db, fx, s, Event.USER_END, now)
+        self.deliver(fx)
+        return True
+
+    def record_csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:
+        if not 1 <= score <= 5:
+            raise InvalidInput("a score is 1 to 5")
+        with self.db.session() as db:
+            s = db.scalar(select(Session).where(Session.tenant_id == tenant_id,
+                                                Session.conversation_id == conversation_id,
+                                                Session.session_state == d.STATE_CODE[State.CLOSED],
+                                                Session.agent_id.is_not(None))
+                          .order_by(Session.closed_at.desc()).limit(1))  # fmt: skip
+            if s is None:
+                return False
+            s.csat = score
+            return True
+
+    def leave_message(self, tenant_id: str, conversation_id: str, customer_ref: str, text: str,
+                      reason: str = "") -> int:  # fmt: skip
+        text = text.strip()
+        if not text:
+            raise InvalidInput("an empty message")
+        with self.db.session() as db:
+            s = db.scalar(select(Session).where(Session.tenant_id == tenant_id,
+                                                Session.conversation_id == conversation_id)
+                          .order_by(Session.created_at.desc()).limit(1))  # fmt: skip
+            left = LeftMessage(left_id=new_id(), tenant_id=tenant_id, session_id=s.session_id if s else None,
+                               conversation_id=conversation_id, customer_ref=customer_ref[:128],
+                               reason=(reason or (s.reason if s else "")) or None, text=text[:MAX_TEXT],
+                               status="new")  # fmt: skip
+            db.add(left)
+            return left.left_id
+
+    # --- transitions ---------------------------------------------------------------------------------
+    def _transition(self, db: Any, fx: Effects, s: Session, event: Event, now: float, actor: int | None = None,
+                    detail: dict[str, Any] | None = None, **values: Any) -> None:  # fmt: skip
+        """``step`` applied as a compare-and-set, its event row, and the actions it names."""
+        t = step(d.CODE_STATE[s.session_state], event)
+        if t.after is State.CLOSED:
+            values.setdefault("closed_at", d_utc(now))
+        if not repo.cas_state(db, s, t, **values):
+            raise IllegalTransition("the session changed meanwhile; reload it")
+        repo.add_event(db, s, t, now, actor, detail)
+        from handoff.effects import apply_actions
+
+        apply_actions(self, db, fx, s, t, now)
+
+
+def d_utc(ts: float) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).replace(tzinfo=None)
