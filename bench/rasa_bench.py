@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -122,9 +123,14 @@ def start_rasa(
     return proc, time.monotonic() - t0
 
 
+@functools.cache
+def _settings() -> Any:
+    return load_settings()
+
+
 async def converse(client: httpx.AsyncClient, url: str, sender: str, messages: list[str]) -> list[float]:
     """One logged-in customer's conversation (the shop's token on every message, as a real widget sends it)."""
-    headers = {"Authorization": f"Bearer {customer_token(load_settings(), sender)}"}
+    headers = {"Authorization": f"Bearer {customer_token(_settings(), sender)}"}
     out = []
     for m in messages:
         t0 = time.perf_counter()

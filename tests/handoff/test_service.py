@@ -104,7 +104,7 @@ def test_unanswered_offer_goes_to_the_next_agent_and_a_decline_too(desk: Desk) -
     with pytest.raises(Conflict):  # the expired one can't be accepted any more
         a.accept(desk.svc, first[0], int(offers(desk, first[0].user_id)[0]["offer_id"]))
     a.decline(desk.svc, second[0], int(offers(desk, second[0].user_id)[0]["offer_id"]))
-    third = [x for x in (a1, a2, a3) if x not in (first[0], second[0])][0]
+    third = next(x for x in (a1, a2, a3) if x not in (first[0], second[0]))
     assert len(offers(desk, third.user_id)) == 1
 
 
@@ -142,7 +142,7 @@ def test_relay_cancel_and_repeat_request_while_waiting(desk: Desk) -> None:
 
 def active(desk: Desk, conv: str = "c1") -> tuple:
     agent = desk.agent(f"agent-{conv}")
-    t = desk.ask(conv)
+    desk.ask(conv)
     a.assign_pass(desk.svc, "default")
     view = a.accept(desk.svc, agent, int(offers(desk, agent.user_id)[-1]["offer_id"]))
     return agent, view
@@ -167,7 +167,7 @@ def test_messages_both_ways_and_first_response(desk: Desk) -> None:
 
 
 def test_silence_warns_then_closes_and_speaking_revives(desk: Desk) -> None:
-    agent, view = active(desk)
+    _agent, view = active(desk)
     desk.advance(61)
     a.tick(desk.svc)
     assert state(desk, view.session_id) is State.WARNING and "您还在吗" in desk.customers.texts("c1")[-1]
