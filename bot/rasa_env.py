@@ -18,6 +18,7 @@ from bot.settings import Settings, home_secret
 MODEL_NAME = "csbot"
 WINDOWED_SQL_STORE = "channels.tracker_store.WindowedSQLTrackerStore"
 ATOMIC_REDIS_LOCK_STORE = "channels.lock_store.AtomicRedisLockStore"
+HANDOFF_BROKER = "channels.event_broker.HandoffEventBroker"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 
@@ -221,6 +222,8 @@ def render_endpoints(settings: Settings) -> Path:
                             "headers": {"Authorization": f"Bearer {actions_api_key(settings)}"}},
         "tracker_store": tracker_store_config(settings),
         "lock_store": lock_store_config(settings),
+        # what customers say reaches the agent handling their conversation (channels/event_broker.py)
+        "event_broker": {"type": HANDOFF_BROKER, "url": settings.services.url("handoff")},
     }
     out = settings.path("endpoints.yml")
     out.touch(mode=0o600)

@@ -54,6 +54,37 @@ class GuardedRestInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @bp.route("/messages", methods=["GET"])
+        async def messages(request: Request) -> HTTPResponse:
+            """What was said to this customer after ``since`` (a timestamp): how a REST customer (a shop's app)
+            receives what an agent writes while a person handles the chat. Same identity rules as the webhook."""
+            sender = request.args.get("sender") or ""
+            try:
+                since = float(request.args.get("since") or 0)
+                _, conversation = self.gateway.identify(request.headers.get("authorization"), sender)
+            except IdentityError as exc:
+                return response.json({"error": str(exc)}, status=401, headers={"WWW-Authenticate": "Bearer"})
+            except ValueError as exc:
+                return _error(400, str(exc) if "sender" in str(exc) else "since must be a number")
+            if not conversation:
+                return _error(400, "sender is required")
+            decision = await self.gateway.admit(conversation, request.ip)
+            if not decision.allowed:
+                return response.json({"error": slow_down_text(decision)}, status=429)
+            agent = getattr(request.app.ctx, "agent", None)
+            tracker = await agent.tracker_store.retrieve(conversation) if agent and agent.tracker_store else None
+            out = []
+            for e in (tracker.events if tracker else []):
+                if getattr(e, "type_name", "") == "bot" and e.timestamp > since:
+                    meta = e.metadata or {}
+                    item: dict[str, Any] = {"recipient_id": conversation, "text": e.text, "at": e.timestamp}
+                    if e.data.get("buttons"):
+                        item["buttons"] = e.data["buttons"]
+                    if meta.get("agent"):
+                        item["agent"] = meta["agent"]
+                    out.append(item)
+            return response.json(out)
+
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if len(request.body or b"") > MAX_BODY_BYTES:

@@ -65,11 +65,12 @@ class QueueTicket:
     on_duty: bool
     already_waiting: bool = False
     active_agent: str = ""  # already with an agent
+    closed_because: str = ""  # not on duty: off_hours | no_agents
 
     def to_json(self) -> dict[str, Any]:
         return {"session_id": str(self.session_id) if self.session_id else None, "position": self.position,
                 "eta_seconds": self.eta_seconds, "on_duty": self.on_duty, "already_waiting": self.already_waiting,
-                "active_agent": self.active_agent}  # fmt: skip
+                "active_agent": self.active_agent, "closed_because": self.closed_because}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,4 +100,5 @@ CANCELLED = "好的，已为您取消排队。还有问题可以直接问我～"
 TRANSFERRED = "正在为您转接{target}，请稍候～"
 AGENT_LEFT = "刚才的客服暂时离开了，正在为您转接其他客服，请稍候～"
 OFF_DUTY = "现在不在人工客服的服务时间（每天 {hours}），您可以把问题留言给我，客服上班后会第一时间联系您～"
+NO_AGENTS = "非常抱歉，人工客服暂时都不在线😣 没法马上为您转接。您可以把问题留言给我，客服上线后会第一时间联系您～"
 TOO_LONG = "非常抱歉，现在咨询的人比较多，一时排不到人工客服。您可以把问题留言给我，我们会尽快联系您～"

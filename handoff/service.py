@@ -95,8 +95,10 @@ class HandoffService:
                     return d.QueueTicket(s.session_id, 0, None, True, True, self._agent_name(db, s.agent_id))
                 pos = repo.position(db, s)
                 return d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True, already_waiting=True)
-            if not self.cfg.on_duty(now) or not self.presence.online(ref.tenant_id, now):
-                return d.QueueTicket(None, 0, None, False)
+            if not self.cfg.on_duty(now):
+                return d.QueueTicket(None, 0, None, False, closed_because="off_hours")
+            if not self.presence.online(ref.tenant_id, now):
+                return d.QueueTicket(None, 0, None, False, closed_because="no_agents")
             prio = priority(reason, ref.tags)
             s = Session(session_id=new_id(), tenant_id=ref.tenant_id, customer_id=repo.customer_user(db, ref),
                         conversation_id=ref.conversation_id, channel=ref.channel[:32], customer_ref=ref.customer_id,
@@ -113,7 +115,17 @@ class HandoffService:
             ticket = d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True)
         self.deliver(fx)
         self._last_position_line[ticket.session_id or 0] = now
+        self.offer_now(ref.tenant_id)
         return ticket
+
+    def offer_now(self, tenant_id: str) -> None:
+        """Offer what waits at once (a queued session, a freed agent), not at the next tick."""
+        from handoff.assignment import assign_pass
+
+        try:
+            assign_pass(self, tenant_id)
+        except Exception:  # the tick will try again within a second
+            log.exception("assignment pass failed")
 
     def _eta(self, tenant_id: str, pos: int) -> float | None:
         return expected_wait(pos, len(self.presence.online(tenant_id, self.clock())), self.cfg.mean_handle_seconds)
@@ -220,6 +232,7 @@ class HandoffService:
                              summary=summary[:2000] or None)  # fmt: skip
             out = d.view(s)
         self.deliver(fx)
+        self.offer_now(who.tenant_id)  # the agent has a free slot
         return out
 
     def customer_ended(self, tenant_id: str, conversation_id: str) -> bool:
@@ -230,6 +243,7 @@ class HandoffService:
                 return False
             self._transition(db, fx, s, Event.USER_END, now)
         self.deliver(fx)
+        self.offer_now(tenant_id)
         return True
 
     def record_csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:

@@ -74,7 +74,7 @@ def test_priority_and_ageing_order_the_queue(desk: Desk) -> None:
 def test_offer_accept_and_both_sides_hear_of_it(desk: Desk) -> None:
     a1, a2 = desk.agent("a1"), desk.agent("a2")
     t = desk.ask("c1")
-    assert a.assign_pass(desk.svc, "default") == 1
+    assert a.assign_pass(desk.svc, "default") == 0  # offered the moment it was queued
     offered = offers(desk, a1.user_id) or offers(desk, a2.user_id)
     who = a1 if offers(desk, a1.user_id) else a2
     assert len(offered) == 1 and offered[0]["session"]["conversation_id"] == "c1"

@@ -1,0 +1,44 @@
+"""What the action server uses to reach the handoff service (HTTP, a service token per tenant that renews).
+Light: no handoff imports beyond plain values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bot.settings import Settings
+from bot.tokens import ServiceTokens
+
+
+class HandoffClient:
+    def __init__(self, base_url: str, tokens: ServiceTokens, timeout: float = 3.0) -> None:
+        self.tokens = tokens
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HandoffClient:
+        return cls(settings.services.url("handoff"),
+                   ServiceTokens(settings.keyring, "actions", settings.service_token_seconds))  # fmt: skip
+
+    async def _post(self, path: str, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+        if resp.status_code == 401:  # keys rotated under us: mint again, once
+            self.tokens.forget(tenant_id)
+            resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    async def request(self, tenant_id: str, conversation_id: str, channel: str, customer: dict[str, Any],
+                      intent: str | None, text: str) -> dict[str, Any]:  # fmt: skip
+        return await self._post("/internal/handoff", tenant_id, {
+            "conversation_id": conversation_id, "channel": channel, "customer": customer, "intent": intent,
+            "text": text[:500]})  # fmt: skip
+
+    async def leave_message(self, tenant_id: str, conversation_id: str, customer_id: str, text: str) -> str:
+        body = {"conversation_id": conversation_id, "customer_id": customer_id, "text": text}
+        return str((await self._post("/internal/left-messages", tenant_id, body))["id"])
+
+    async def csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:
+        body = {"conversation_id": conversation_id, "score": score}
+        return bool((await self._post("/internal/csat", tenant_id, body))["recorded"])

@@ -1,0 +1,126 @@
+"""The agent API and WebSocket, and the internal routes, over HTTP (Starlette's test client, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from bot.security import Principal, issue_token, service_token
+from bot.settings import Settings, load_settings
+from bot.storage import migrate
+from bot.storage.db import Database
+from bot.users import UserService
+from handoff.app import create_app
+
+from .conftest import Clock, Customers
+
+
+@pytest.fixture
+def env_settings(env: dict[str, str]) -> Settings:
+    return load_settings(env, {"handoff": {"working_hours": "00:00-24:00", "offer_seconds": 20}})
+
+
+@pytest.fixture
+def api(env_settings: Settings) -> Iterator[tuple[TestClient, Customers, Settings]]:
+    migrate.upgrade(Database.from_settings(env_settings).engine)
+    customers = Customers()
+    with TestClient(create_app(env_settings, customers, Clock(), run_clock=False)) as c:
+        yield c, customers, env_settings
+
+
+def login(c: TestClient, settings: Settings, name: str, roles: set[str], tenant: str = "default") -> dict[str, str]:
+    users = UserService(Database.from_settings(settings))
+    u = users.create(tenant, name, f"客服{name}", roles, "password-123")
+    token = c.post("/api/auth/login", json={"tenant": tenant, "login": name, "password": "password-123"}).json()
+    assert token["user"]["id"] == str(u.user_id)
+    return {"Authorization": f"Bearer {token['token']}"}
+
+
+def service(settings: Settings, tenant: str = "default") -> dict[str, str]:
+    return {"Authorization": f"Bearer {service_token(settings.keyring, tenant, 'test', 600)}"}
+
+
+def ask(c: TestClient, settings: Settings, conv: str, text: str = "转人工") -> dict:
+    r = c.post("/internal/handoff", headers=service(settings), json={
+        "conversation_id": conv, "channel": "rest", "customer": {"id": conv, "name": "小李", "tags": ["vip"]},
+        "intent": "request_human", "text": text})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_round_trip_over_http_and_the_websocket(api: tuple[TestClient, Customers, Settings]) -> None:
+    c, customers, settings = api
+    agent = login(c, settings, "xiaowang", {"agent"})
+    assert c.post("/api/agent/heartbeat", headers=agent).status_code == 204
+    token = agent["Authorization"].split()[1]
+    with c.websocket_connect(f"/api/agent/ws?token={token}") as ws:
+        ticket = ask(c, settings, "c1")
+        assert ticket["on_duty"] and ticket["position"] == 1
+        offer = json.loads(ws.receive_text())
+        assert offer["kind"] == "offer" and offer["session"]["customer"]["tags"] == ["vip"]
+        accepted = c.post(f"/api/agent/offers/{offer['offer_id']}/accept", headers=agent)
+        assert accepted.status_code == 200 and accepted.json()["state"] == "active"
+        assert json.loads(ws.receive_text())["state"] == "active"
+        relayed = c.post("/internal/events", headers=service(settings),
+                         json={"events": [{"conversation_id": "c1", "text": "东西坏了", "intent": "inform"}]})
+        assert relayed.json() == {"relayed": 1}
+        msg = json.loads(ws.receive_text())
+        assert msg["kind"] == "message" and msg["message"]["text"] == "东西坏了"
+        sid = offer["session"]["id"]
+        sent = c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"text": "给您补发一个"})
+        assert sent.status_code == 200 and customers.texts("c1")[-1] == "给您补发一个"
+        last_seq = json.loads(ws.receive_text())["seq"]
+        assert c.post(f"/api/agent/sessions/{sid}/close", headers=agent, json={"summary": "补发"}).json()["state"] \
+            == "closed"  # fmt: skip
+    # reconnecting with the last cursor: only what came after
+    with c.websocket_connect(f"/api/agent/ws?token={token}&cursor={last_seq}") as ws:
+        after = json.loads(ws.receive_text())
+        assert after["seq"] > last_seq and after["state"] == "closed"
+    detail = c.get(f"/api/agent/sessions/{sid}", headers=agent).json()
+    assert [m["text"] for m in detail["messages"]] == ["东西坏了", "给您补发一个"]
+    assert c.post("/internal/csat", headers=service(settings), json={"conversation_id": "c1", "score": 5}).json() \
+        == {"recorded": True}  # fmt: skip
+
+
+def test_agent_api_refuses_what_it_should(api: tuple[TestClient, Customers, Settings]) -> None:
+    c, _, settings = api
+    agent = login(c, settings, "a1", {"agent"})
+    other = login(c, settings, "a2", {"agent"})
+    kb_admin = login(c, settings, "k1", {"kb_admin"})
+    assert c.get("/api/agent/queue").status_code == 401
+    assert c.get("/api/agent/queue", headers=kb_admin).status_code == 403
+    assert c.get("/api/agent/queue", headers=service(settings)).status_code == 401  # another audience
+    assert c.post("/internal/handoff", headers=agent, json={}).status_code == 401
+    c.post("/api/agent/heartbeat", headers=agent)
+    ask(c, settings, "c1")
+    sid = c.get("/api/agent/queue", headers=agent).json()["items"][0]["id"]
+    assert c.post(f"/api/agent/sessions/{sid}/take", headers=agent).status_code == 200
+    assert c.post(f"/api/agent/sessions/{sid}/messages", headers=other, json={"text": "hi"}).status_code == 403
+    assert c.post("/api/agent/sessions/123/messages", headers=agent, json={"text": "hi"}).status_code == 404
+    assert c.post("/api/agent/sessions/abc/messages", headers=agent, json={"text": "hi"}).status_code == 400
+    assert c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"text": ""}).status_code == 400
+    assert c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"text": "长" * 3000}).status_code == 400
+    assert c.post(f"/api/agent/sessions/{sid}/take", headers=agent).status_code == 409  # not waiting any more
+    foreign = {"Authorization": "Bearer " + issue_token(settings.keyring, Principal(1, "acme",
+                                                                                  frozenset({"supervisor"})), 600)}
+    assert c.get(f"/api/agent/sessions/{sid}", headers=foreign).status_code == 404
+    assert c.post("/api/agent/availability", headers=agent, json={"available": "yes"}).status_code == 400
+    assert c.post("/api/agent/availability", headers=agent, json={"available": False}).json() == {"status": "busy"}
+
+
+def test_websocket_needs_a_token_and_is_closed_when_it_floods(api: tuple[TestClient, Customers, Settings]) -> None:
+    c, _, settings = api
+    agent = login(c, settings, "a1", {"agent"})
+    with pytest.raises(WebSocketDisconnect), c.websocket_connect("/api/agent/ws?token=nonsense") as ws:
+        ws.receive_text()
+    token = agent["Authorization"].split()[1]
+    with c.websocket_connect(f"/api/agent/ws?token={token}") as ws:
+        for _ in range(25):
+            ws.send_text(json.dumps({"type": "ping"}))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1008
