@@ -14,6 +14,7 @@ Runs inside the Rasa server (Python 3.10): only bot modules that run there (sett
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,10 @@ from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
+# what a conversation id may contain: it travels in Rasa API paths that are not percent-decoded
+SENDER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 SLOW_DOWN = "您发消息太快啦，歇一口气，{seconds} 秒后再发给我吧～"
-DEFAULT_RATES = {"per_conversation": "20/10s", "per_ip": "300/min"}
+DEFAULT_RATES = {"per_conversation": "20/10s", "per_ip": "300/min", "per_poll": "150/min"}
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Gateway:
     limiter: RateLimiter
     per_conversation: Rate
     per_ip: Rate
+    per_poll: Rate  # a REST app asking for new lines (agent messages): its own bucket, not the messages'
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Gateway:
@@ -41,7 +45,8 @@ class Gateway:
         backend = settings.backend("rate_limit")
         rates = {k: str((overrides or {}).get(k) or backend.get(k) or v) for k, v in DEFAULT_RATES.items()}
         return cls(settings, ShopKeys.from_settings(settings), create_rate_limiter(backend),
-                   Rate.parse(rates["per_conversation"]), Rate.parse(rates["per_ip"]))  # fmt: skip
+                   Rate.parse(rates["per_conversation"]), Rate.parse(rates["per_ip"]),
+                   Rate.parse(rates["per_poll"]))  # fmt: skip
 
     def identify(self, authorization: str | None, sender: str) -> tuple[Customer, str]:
         """(customer, conversation id). IdentityError for a token that does not verify; ValueError for an
@@ -54,6 +59,8 @@ class Gateway:
             return customer, customer.conversation_id()
         if ":" in sender:
             raise ValueError("sender must not contain ':' (reserved for logged-in customers' conversations)")
+        if not SENDER_RE.match(sender):
+            raise ValueError("sender must be 1-128 letters, digits or _.@-")
         return anonymous(self.settings.default_tenant), sender
 
     def metadata(self, customer: Customer, conversation_id: str, client: Any) -> dict[str, Any]:
@@ -70,6 +77,10 @@ class Gateway:
             return by_conv
         refused = [d for d in (by_conv, by_ip) if not d.allowed]
         return max(refused, key=lambda d: d.retry_after)
+
+
+async def admit_poll(gateway: Gateway, conversation_id: str) -> Decision:
+    return await gateway.limiter.hit(f"poll:{conversation_id}", gateway.per_poll)
 
 
 def slow_down_text(decision: Decision) -> str:

@@ -19,7 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.identity import IdentityError
-from channels.gateway import Gateway, slow_down_text
+from channels.gateway import Gateway, admit_poll, slow_down_text
 from channels.sanitize import EMPTY_REPLY, parse_body
 
 MAX_BODY_BYTES = 64 * 1024  # a 2000-character message and its metadata fit many times over
@@ -68,9 +68,10 @@ class GuardedRestInput(InputChannel):
                 return _error(400, str(exc) if "sender" in str(exc) else "since must be a number")
             if not conversation:
                 return _error(400, "sender is required")
-            decision = await self.gateway.admit(conversation, request.ip)
+            decision = await admit_poll(self.gateway, conversation)
             if not decision.allowed:
-                return response.json({"error": slow_down_text(decision)}, status=429)
+                return response.json({"error": slow_down_text(decision)}, status=429,
+                                     headers={"Retry-After": str(max(1, round(decision.retry_after)))})  # fmt: skip
             agent = getattr(request.app.ctx, "agent", None)
             tracker = await agent.tracker_store.retrieve(conversation) if agent and agent.tracker_store else None
             out = []

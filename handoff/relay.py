@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 import httpx
 
@@ -21,6 +21,13 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def path(conversation_id: str) -> str:
+    """Sanic (Rasa 3.6) does not percent-decode the conversation id in the path: ``default:u1001`` must stay
+    as it is. Conversation ids are letters, digits and ``_.@-:`` (``channels.gateway``), so nothing else is
+    ever escaped."""
+    return _quote(conversation_id, safe=":@")
+
+
 class RasaRelay:
     def __init__(self, settings: Settings, timeout: float = 5.0) -> None:
         self.settings = settings
@@ -28,7 +35,7 @@ class RasaRelay:
 
     def _events(self, conversation_id: str, events: list[dict[str, Any]], side_effects: bool) -> None:
         params = {"output_channel": "latest", "execute_side_effects": "true"} if side_effects else {}
-        r = self._client.post(f"/conversations/{quote(conversation_id, safe='')}/tracker/events", json=events,
+        r = self._client.post(f"/conversations/{path(conversation_id)}/tracker/events", json=events,
                               params=params, headers=rasa_api_headers(self.settings))  # fmt: skip
         r.raise_for_status()
 
@@ -50,14 +57,14 @@ class RasaRelay:
                      side_effects=False)  # fmt: skip
 
     def trigger(self, conversation_id: str, intent: str) -> None:
-        r = self._client.post(f"/conversations/{quote(conversation_id, safe='')}/trigger_intent",
+        r = self._client.post(f"/conversations/{path(conversation_id)}/trigger_intent",
                               json={"name": intent}, params={"output_channel": "latest"},
                               headers=rasa_api_headers(self.settings))  # fmt: skip
         r.raise_for_status()
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """What the customer and the bot said before (and during) the handoff, oldest first."""
-        r = self._client.get(f"/conversations/{quote(conversation_id, safe='')}/tracker",
+        r = self._client.get(f"/conversations/{path(conversation_id)}/tracker",
                              headers=rasa_api_headers(self.settings))  # fmt: skip
         if r.status_code >= 400:
             return []
