@@ -128,8 +128,28 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         summary = body.get("summary") if isinstance(body.get("summary"), str) else ""
         return (await run(svc.close, who, _id(request, "session_id"), summary)).to_json()
 
-    def r(path: str, fn: Any, method: str) -> Route:
-        return Route(path, endpoint(fn, auth, AGENTS, limit=limit), methods=[method])
+    def _overview(who: Principal) -> dict[str, Any]:
+        now = svc.clock()
+        with svc.db.session() as db:
+            staff = repo.staff(db, who.tenant_id)
+            presence = svc.presence.get(who.tenant_id, [u.user_id for u in staff], now)
+            loads = repo.loads(db, who.tenant_id)
+            waiting = repo.waiting(db, who.tenant_id, limit=10_000)
+            groups: dict[str, dict[str, Any]] = {}
+            for s in waiting:
+                g = groups.setdefault(s.skill_group or "", {"waiting": 0, "longest_wait_seconds": 0})
+                g["waiting"] += 1
+                g["longest_wait_seconds"] = max(g["longest_wait_seconds"], round(now - (s.queued_at or now)))
+            agents = [{"id": str(u.user_id), "login": u.external_id, "name": u.nick_name, "roles": u.roles,
+                       "skills": u.skills or "", "capacity": u.capacity, "load": loads.get(u.user_id, 0),
+                       "status": presence[u.user_id].status} for u in staff]  # fmt: skip
+            return {"queues": groups, "agents": agents, "open_sessions": len(repo.open_sessions(db, who.tenant_id))}
+
+    async def overview(request: Request, who: Principal) -> Any:
+        return await run(_overview, who)
+
+    def r(path: str, fn: Any, method: str, roles: tuple[str, ...] = AGENTS) -> Route:
+        return Route(path, endpoint(fn, auth, roles, limit=limit), methods=[method])
 
     return [
         r("/heartbeat", heartbeat, "POST"),
@@ -143,4 +163,5 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         r("/sessions/{session_id}/close", close, "POST"),
         r("/offers/{offer_id}/accept", accept, "POST"),
         r("/offers/{offer_id}/decline", decline, "POST"),
+        r("/overview", overview, "GET", ("supervisor",)),
     ]

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.ids import new_id
 from bot.security import Principal
+from bot.storage.db import retry_transient
 from bot.storage.models import Session, User
 from handoff import domain as d
 from handoff import repository as repo
@@ -43,6 +44,7 @@ def agent_views(svc: HandoffService, db: Any, tenant_id: str, now: float) -> lis
                       float(last.get(u.user_id) or 0.0)) for u in users]  # fmt: skip
 
 
+@retry_transient
 def assign_pass(svc: HandoffService, tenant_id: str) -> int:
     """Offer every waiting session that has no pending offer to the best eligible agent. Returns the number of
     offers made."""
@@ -76,9 +78,11 @@ def _claim(svc: HandoffService, db: Any, fx: Effects, s: Session, agent_id: int,
     agent = db.scalar(select(User).where(User.user_id == agent_id, User.tenant_id == s.tenant_id).with_for_update())
     if agent is None or agent.user_type == User.CUSTOMER:
         raise NotFound(f"no agent {agent_id}")
-    busy = db.scalar(select(func.count()).select_from(Session).where(
+    # a locking read: under REPEATABLE READ a plain one would count from the snapshot taken before the lock wait
+    busy = len(db.scalars(select(Session.session_id).where(
         Session.agent_id == agent_id, Session.session_state.in_((d.STATE_CODE[State.ACTIVE],
-                                                                  d.STATE_CODE[State.WARNING]))))  # fmt: skip
+                                                                  d.STATE_CODE[State.WARNING])))
+        .with_for_update()).all())  # fmt: skip
     if int(busy or 0) >= int(agent.capacity or 5):
         raise Conflict(f"agent {agent_id} is at capacity ({agent.capacity} chats)")
     # any other pending offer of this session is withdrawn
@@ -88,6 +92,7 @@ def _claim(svc: HandoffService, db: Any, fx: Effects, s: Session, agent_id: int,
                     assigned_at=now, target_agent_id=None)  # fmt: skip
 
 
+@retry_transient
 def accept(svc: HandoffService, who: Principal, offer_id: int) -> d.SessionView:
     now, fx = svc.clock(), _fx()
     with svc.db.session() as db:
@@ -106,6 +111,7 @@ def accept(svc: HandoffService, who: Principal, offer_id: int) -> d.SessionView:
     return out
 
 
+@retry_transient
 def decline(svc: HandoffService, who: Principal, offer_id: int) -> None:
     with svc.db.session() as db:
         done = db.execute(update(Offer).where(Offer.offer_id == offer_id, Offer.tenant_id == who.tenant_id,
@@ -116,6 +122,7 @@ def decline(svc: HandoffService, who: Principal, offer_id: int) -> None:
     assign_pass(svc, who.tenant_id)
 
 
+@retry_transient
 def take(svc: HandoffService, who: Principal, session_id: int, agent_id: int | None = None) -> d.SessionView:
     """An agent takes a waiting session of their groups; a supervisor may give one to any agent."""
     target = agent_id or who.user_id
@@ -135,6 +142,7 @@ def take(svc: HandoffService, who: Principal, session_id: int, agent_id: int | N
     return out
 
 
+@retry_transient
 def transfer(svc: HandoffService, who: Principal, session_id: int, agent_id: int | None, group: str | None,
              note: str) -> d.SessionView:  # fmt: skip
     if not agent_id and not group:

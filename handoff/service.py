@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.ids import new_id
 from bot.security import Principal
-from bot.storage.db import Database
+from bot.storage.db import Database, retry_transient
 from bot.storage.models import Message, Session, User
 from handoff import domain as d
 from handoff import repository as repo
@@ -85,6 +85,7 @@ class HandoffService:
             fx.agents.add((s.tenant_id, agent))
 
     # --- the customer asks for a person --------------------------------------------------------------
+    @retry_transient
     def request(self, ref: d.CustomerRef, reason: str, group: str | None = None) -> d.QueueTicket:
         now, fx = self.clock(), Effects()
         group = group or self.cfg.default_group
@@ -97,7 +98,8 @@ class HandoffService:
                 return d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True, already_waiting=True)
             if not self.cfg.on_duty(now):
                 return d.QueueTicket(None, 0, None, False, closed_because="off_hours")
-            if not self.presence.online(ref.tenant_id, now):
+            staff = {u.user_id for u in repo.staff(db, ref.tenant_id)}
+            if not self.presence.online(ref.tenant_id, now) & staff:
                 return d.QueueTicket(None, 0, None, False, closed_because="no_agents")
             prio = priority(reason, ref.tags)
             s = Session(session_id=new_id(), tenant_id=ref.tenant_id, customer_id=repo.customer_user(db, ref),
@@ -136,6 +138,7 @@ class HandoffService:
         return u.nick_name if u is not None else ""
 
     # --- what the customer says while a person is (about to be) in charge ----------------------------
+    @retry_transient
     def customer_said(self, tenant_id: str, conversation_id: str, text: str, intent: str | None,
                       at: float | None = None) -> bool:  # fmt: skip
         """A customer message from the Rasa conversation; False when no handoff session is open for it."""
@@ -201,6 +204,7 @@ class HandoffService:
             raise Forbidden("this session belongs to another agent")
         return s
 
+    @retry_transient
     def send(self, who: Principal, session_id: int, text: str = "", image_url: str = "") -> dict[str, Any]:
         text = (text or "").strip()
         if not text and not image_url:
@@ -224,6 +228,7 @@ class HandoffService:
         self.deliver(fx)
         return msg
 
+    @retry_transient
     def close(self, who: Principal, session_id: int, summary: str = "") -> d.SessionView:
         now, fx = self.clock(), Effects()
         with self.db.session() as db:
@@ -235,6 +240,7 @@ class HandoffService:
         self.offer_now(who.tenant_id)  # the agent has a free slot
         return out
 
+    @retry_transient
     def customer_ended(self, tenant_id: str, conversation_id: str) -> bool:
         now, fx = self.clock(), Effects()
         with self.db.session() as db:
@@ -246,6 +252,7 @@ class HandoffService:
         self.offer_now(tenant_id)
         return True
 
+    @retry_transient
     def record_csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:
         if not 1 <= score <= 5:
             raise InvalidInput("a score is 1 to 5")
@@ -260,6 +267,7 @@ class HandoffService:
             s.csat = score
             return True
 
+    @retry_transient
     def leave_message(self, tenant_id: str, conversation_id: str, customer_ref: str, text: str,
                       reason: str = "") -> int:  # fmt: skip
         text = text.strip()

@@ -30,6 +30,8 @@ def websocket_route(svc: HandoffService, auth: Auth, hub: Hub):  # type: ignore[
             who = _verify(auth, token)
             who.require("agent", "supervisor")
         except Exception:
+            # accepted first so a browser sees the reason (a refused handshake is only "403")
+            await ws.accept()
             await ws.close(code=4401, reason="a valid agent token is required")
             return
         try:

@@ -9,6 +9,8 @@ Access kinds:
 * a tuple of roles — a platform JWT of the route's audience holding one of them (admin holds every role)
 * ``rasa`` — the Rasa HTTP API: only a JWT signed with the Rasa API key (``bot.rasa_env``)
 * ``actions`` / ``orders`` — only the key the Rasa server / action server hold
+
+The agent WebSocket (``/api/agent/ws``, roles agent and supervisor) is walked by its own test.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STAFF_ROLES = ("agent", "supervisor", "kb_admin")
+AGENTS = ("agent", "supervisor")
 KB = ("kb_admin",)
 ADMIN = ("admin",)
 
@@ -83,6 +86,22 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/auth/refresh", STAFF_ROLES, call_when_allowed=False),
     R("handoff", "POST", "/api/auth/logout", STAFF_ROLES, call_when_allowed=False),
     R("handoff", "GET", "/api/auth/me", STAFF_ROLES),
+    R("handoff", "POST", "/api/agent/heartbeat", AGENTS, call_when_allowed=False),  # would mark them online
+    R("handoff", "POST", "/api/agent/availability", AGENTS),
+    R("handoff", "GET", "/api/agent/queue", AGENTS),
+    R("handoff", "GET", "/api/agent/sessions", AGENTS),
+    R("handoff", "GET", "/api/agent/sessions/1", AGENTS),
+    R("handoff", "POST", "/api/agent/sessions/1/take", AGENTS),
+    R("handoff", "POST", "/api/agent/sessions/1/messages", AGENTS),
+    R("handoff", "POST", "/api/agent/sessions/1/transfer", AGENTS),
+    R("handoff", "POST", "/api/agent/sessions/1/close", AGENTS),
+    R("handoff", "POST", "/api/agent/offers/1/accept", AGENTS),
+    R("handoff", "POST", "/api/agent/offers/1/decline", AGENTS),
+    R("handoff", "POST", "/internal/handoff", ("service",), audience="service"),
+    R("handoff", "POST", "/internal/events", ("service",), audience="service"),
+    R("handoff", "POST", "/internal/csat", ("service",), audience="service"),
+    R("handoff", "POST", "/internal/left-messages", ("service",), audience="service"),
+    R("handoff", "POST", "/internal/end", ("service",), audience="service"),
     # action server: only the Rasa server
     R("actions", "GET", "/health", "public"),
     R("actions", "POST", "/webhook", "actions"),

@@ -65,3 +65,37 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# MySQL/MariaDB: deadlock (1213) and lock wait timeout (1205); SQLite: a writer held the file too long
+_TRANSIENT_CODES = (1213, 1205)
+
+
+def is_transient(exc: BaseException) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "args", (None,))[0]
+    return code in _TRANSIENT_CODES or "database is locked" in str(exc.orig)
+
+
+def retry_transient(fn: Any) -> Any:
+    """Run a unit of work again when the database aborted it to break a deadlock: it rolled back, so the
+    whole function (its reads, its decisions, its effects) starts over. Three tries, then the error stands."""
+    import functools
+    import random
+    import time
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(3):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if attempt == 2 or not is_transient(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper

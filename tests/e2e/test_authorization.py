@@ -179,3 +179,22 @@ def test_injection_strings_are_inert_everywhere(platform: Platform) -> None:
         reply = calls[6].json()
         assert reply and all(m.get("text") for m in reply) and "<script>" not in str(reply)
     assert tried == len(INJECTIONS) * 7
+
+
+def test_the_agent_websocket_lets_in_agents_only(platform: Platform) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    ids = identities(platform)
+    base = f"ws://127.0.0.1:{platform.ports['handoff']}/api/agent/ws"
+    for who in ("none", "customer", "kb_admin@default", "service@default", "rasa-admin", *forged(platform)):
+        headers = ids.get(who) or forged(platform).get(who) or {}
+        token = headers.get("Authorization", " ").split(" ", 1)[1]
+        with connect(f"{base}?token={token}") as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, who
+    for who in ("agent@default", "supervisor@acme"):
+        token = ids[who]["Authorization"].split(" ", 1)[1]
+        with connect(f"{base}?token={token}") as ws, pytest.raises(TimeoutError):
+            ws.recv(timeout=1)  # accepted, and nothing to push yet
