@@ -47,6 +47,9 @@ def build_app(settings: Settings) -> Sanic:
 
 
 def main() -> None:
+    from bot.lifeline import die_with_supervisor
+
+    die_with_supervisor()
     settings = load_settings()
     from bot.ids import ensure_worker
 

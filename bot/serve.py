@@ -6,12 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.ids import ensure_worker
+from bot.lifeline import die_with_supervisor
 from bot.settings import Settings, load_settings
 
 
 def serve(create_app: Callable[[Settings], Any], service: str, log_level: str = "warning") -> None:
     import uvicorn
 
+    die_with_supervisor()
     settings = load_settings()
     # The worker id before the app exists: leasing later, inside a write transaction, would wait on SQLite.
     ensure_worker(settings)

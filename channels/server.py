@@ -11,6 +11,9 @@ from bot.settings import home_secret, load_settings
 
 
 def main() -> None:
+    from bot.lifeline import die_with_supervisor
+
+    die_with_supervisor()
     secret = home_secret(load_settings(), "rasa-api")
     sys.argv = ["rasa", "run", *sys.argv[1:], "--jwt-secret", secret, "--jwt-method", "HS256"]
     from rasa.__main__ import main as rasa_main

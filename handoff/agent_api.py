@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from bot.errors import InvalidInput
 from bot.security import Principal
-from bot.storage.models import Message
+from bot.storage.models import Message, Session
 from bot.web import Auth, Limiter, endpoint, json_body
 from handoff import assignment as a
 from handoff import domain as d
@@ -86,9 +86,9 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
                               .order_by(Message.created_at, Message.msg_id))  # fmt: skip
             during = [{"id": str(m.msg_id), "from": {0: "customer", 1: "agent", 2: "bot"}.get(m.sender_role or 0),
                        **json.loads(m.content or "{}")} for m in msgs]  # fmt: skip
-            past = [d.view(s).to_json() for s in db.scalars(select(repo.Session).where(
-                repo.Session.tenant_id == who.tenant_id, repo.Session.customer_ref == view.customer_ref,
-                repo.Session.session_id != session_id).order_by(repo.Session.created_at.desc()).limit(10))]  # fmt: skip
+            past = [d.view(s).to_json() for s in db.scalars(select(Session).where(
+                Session.tenant_id == who.tenant_id, Session.customer_ref == view.customer_ref,
+                Session.session_id != session_id).order_by(Session.created_at.desc()).limit(10))]  # fmt: skip
         before = relay.history(view.conversation_id) if relay else []
         return {"session": view.to_json(), "messages": during, "conversation": before, "past_sessions": past}
 

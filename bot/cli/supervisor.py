@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CsbotError
+from bot.lifeline import ENV
 
 UNHEALTHY_CHECKS = 3
 
@@ -83,15 +83,6 @@ def health_error(url: str, timeout: float = 2.0, headers: dict[str, str] | None 
         return str(getattr(exc, "reason", exc))
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel kills it when the supervisor dies, however it dies (kill -9
-    included), so no service outlives ``csbot run``. Every service runs in one process (no worker forks)."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -142,10 +133,9 @@ class Supervisor:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=svc.spec.env or None,
+            env={**(svc.spec.env or os.environ), ENV: str(os.getpid())},  # bot.lifeline: die with us
             cwd=svc.spec.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log.close()  # the child holds its own descriptor
         svc.state = "starting"

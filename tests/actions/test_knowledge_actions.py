@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,43 @@ def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_p
     titles = [b["title"] for b in msgs[1]["buttons"]]
     assert "怎么申请退货？" in titles and titles[-1] == "转人工客服"
     assert {"event": "slot", "name": "offered_human", "value": True, "timestamp": None} in events
-    # an escalation: straight to a person
-    msgs, _ = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint")
-    assert msgs[0].get("response") == "utter_complaint_sorry" and "转接人工客服" in msgs[1]["text"]
+    # an escalation: straight to a person (here the handoff service is not running: said so, a message taken)
+    msgs, events = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint")
+    assert msgs[0].get("response") == "utter_complaint_sorry" and "连不上" in msgs[1]["text"]
+    assert {"event": "followup", "name": "leave_message_form", "timestamp": None} in events
+
+
+def test_an_escalation_is_queued_for_a_person_and_the_bot_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from actions import common, handoff_actions
+    from bot.storage import migrate
+    from bot.storage.db import Database
+    from bot.users import UserService
+    from handoff.app import create_app as handoff_app
+    from handoff.client import HandoffClient
+    from tests.handoff.conftest import Customers
+
+    s = common.settings()
+    db = Database.from_settings(s)
+    migrate.upgrade(db.engine)
+    agent = UserService(db).create("default", f"esc-{uuid.uuid4().hex[:6]}", "客服小周", {"agent"}, "password-123")
+    app = handoff_app(load_settings_with_hours(s), Customers(), run_clock=False)
+    with serve_in_thread(app) as url:
+        app.state.handoff.presence.heartbeat("default", agent.user_id, app.state.handoff.clock())
+        monkeypatch.setattr(handoff_actions, "handoff_client", lambda: HandoffClient(url, handoff_client_tokens(s)))
+        msgs, events = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint")
+    assert "已为您转接人工客服" in msgs[1]["text"] and "前面还有" in msgs[1]["text"]
+    assert {"event": "pause", "timestamp": None} in events
+
+
+def load_settings_with_hours(s: Any) -> Any:
+    import os
+
+    from bot.settings import load_settings
+
+    return load_settings({**os.environ, "CSBOT_HOME": str(s.home)}, {"handoff": {"working_hours": "00:00-24:00"}})
+
+
+def handoff_client_tokens(s: Any) -> Any:
+    from bot.tokens import ServiceTokens
+
+    return ServiceTokens(s.keyring, "actions", 600)
