@@ -106,7 +106,7 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
 
         # 2. agent free → the top session's offer on their socket
         free_ms = []
-        for s in agents[:100]:
+        for s in agents[: min(100, len(agents) - 1)]:
             fut = s.expect("offer")
             t0 = time.perf_counter()
             await http.post("/api/agent/availability", json={"available": True}, headers=s.h)
@@ -117,7 +117,7 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
             await http.post("/api/agent/availability", json={"available": False}, headers=s.h)
 
         # 3. session queued → offer, for a group whose one agent has room (accept, then close to free the slot)
-        group_agent = agents[150]
+        group_agent = agents[-1]  # serves its own group only
         from bot.storage.db import Database
         from bot.storage.models import User
 
@@ -137,7 +137,7 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
 
         # 4. 50 active chats: customer lines to the agents' sockets, all at once, each chat in order
         active = []
-        for s in agents[:50]:
+        for s in agents[: min(50, len(agents) - 1)]:
             sessions = (await http.get("/api/agent/sessions", headers=s.h)).json()["items"]
             active.append((s, sessions[0]))
         lines_per_chat = 20
@@ -215,8 +215,10 @@ def main() -> int:
     users = UserService(db)
     agent_ids = [str(users.create("default", f"bench{i}", f"客服{i}", {"agent"}, "password-123").user_id)
                  for i in range(args.agents)]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "handoff"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    log = (home / "handoff.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "handoff"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    print(f"handoff service log: {home / 'handoff.log'}", file=sys.stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):

@@ -39,9 +39,11 @@ def agent_views(svc: HandoffService, db: Any, tenant_id: str, now: float) -> lis
     loads = repo.loads(db, tenant_id)
     last = dict(db.execute(select(Session.agent_id, func.max(Session.assigned_at)).where(
         Session.tenant_id == tenant_id, Session.agent_id.is_not(None)).group_by(Session.agent_id)).all())  # fmt: skip
+    offering = set(db.scalars(select(Offer.agent_id).where(Offer.tenant_id == tenant_id,
+                                                           Offer.status == Offer.PENDING)))  # fmt: skip
     return [AgentView(u.user_id, frozenset(g for g in (u.skills or "").split(",") if g), int(u.capacity or 5),
                       loads.get(u.user_id, 0), presence[u.user_id].online, presence[u.user_id].available,
-                      float(last.get(u.user_id) or 0.0)) for u in users]  # fmt: skip
+                      float(last.get(u.user_id) or 0.0), u.user_id in offering) for u in users]  # fmt: skip
 
 
 @retry_transient
@@ -67,7 +69,7 @@ def assign_pass(svc: HandoffService, tenant_id: str) -> int:
                        "position": repo.position(db, s)}  # fmt: skip
             svc._feed(db, fx, s, "offer", payload, {pick.agent_id})
             agents[pick.agent_id] = AgentView(pick.agent_id, pick.groups, pick.capacity, pick.load + 1, pick.online,
-                                              pick.available, now)  # fmt: skip
+                                              pick.available, now, offering=True)  # fmt: skip
             made += 1
     svc.deliver(fx)
     return made
@@ -108,6 +110,7 @@ def accept(svc: HandoffService, who: Principal, offer_id: int) -> d.SessionView:
         _claim(svc, db, fx, s, who.user_id, now, who.user_id)
         out = d.view(s)
     svc.deliver(fx)
+    svc.offer_now(who.tenant_id)  # their next offer, if they have room
     return out
 
 
@@ -173,8 +176,11 @@ def heartbeat(svc: HandoffService, who: Principal) -> None:
 def set_available(svc: HandoffService, who: Principal, available: bool) -> None:
     svc.presence.set_available(who.tenant_id, who.user_id, available)
     svc.presence.heartbeat(who.tenant_id, who.user_id, svc.clock())
-    if available:
-        assign_pass(svc, who.tenant_id)
+    if not available:  # what was offered to them goes to someone who is taking chats
+        with svc.db.session() as db:
+            db.execute(update(Offer).where(Offer.tenant_id == who.tenant_id, Offer.agent_id == who.user_id,
+                                           Offer.status == Offer.PENDING).values(status=Offer.WITHDRAWN))  # fmt: skip
+    assign_pass(svc, who.tenant_id)
 
 
 # --- the clock -------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ rank is ``queued_at − priority × age_step`` (lower first), a plain sorted set
 A session put back (transfer, its agent went offline) goes to the front.
 
 **Assignment.** A waiting session is offered to the eligible agent who has been idle longest: online, switched
-to available, serving the session's group, below their capacity, and not one who already declined it or let
-its offer expire. A transfer to one agent is offered to that agent only.
+to available, serving the session's group, below their capacity, without another pending offer, and not one
+who already declined it or let its offer expire. A transfer to one agent is offered to that agent only.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ class AgentView:
     online: bool
     available: bool
     idle_since: float  # when they last had a free slot; lower = idle longer
+    offering: bool = False  # an offer of theirs is pending: one decision at a time
 
 
 def eligible(agent: AgentView, group: str) -> bool:
-    """An agent without skill groups serves every group."""
+    """An agent without skill groups serves every group. One pending offer per agent: a pile of offers is
+    not a decision an agent can make, and it keeps those sessions from agents who are free."""
     serves = not agent.groups or group in agent.groups
-    return agent.online and agent.available and agent.load < agent.capacity and serves
+    return agent.online and agent.available and agent.load < agent.capacity and serves and not agent.offering
 
 
 def choose_agent(agents: Iterable[AgentView], group: str, excluded: Collection[int] = (),

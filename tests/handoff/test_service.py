@@ -260,3 +260,19 @@ def test_take_and_supervisor_assign(desk: Desk) -> None:
     assert a.take(desk.svc, boss, t.session_id, grp.user_id).agent_id == grp.user_id
     with desk.svc.db.session() as db:
         assert db.scalar(select(Offer).where(Offer.session_id == t.session_id, Offer.status == Offer.PENDING)) is None
+
+
+def test_one_offer_at_a_time_and_switching_to_busy_gives_offers_back(desk: Desk) -> None:
+    a1 = desk.agent("a1")
+    desk.ask("c1")
+    desk.ask("c2")
+    assert len(offers(desk, a1.user_id)) == 1  # not both: one decision at a time
+    a2 = desk.agent("a2")
+    a.assign_pass(desk.svc, "default")
+    assert len(offers(desk, a2.user_id)) == 1
+    a.set_available(desk.svc, a1, False)
+    with desk.svc.db.session() as db:
+        mine = db.scalars(select(Offer).where(Offer.agent_id == a1.user_id)).all()
+        assert [o.status for o in mine] == [Offer.WITHDRAWN]
+    a.accept(desk.svc, a2, int(offers(desk, a2.user_id)[0]["offer_id"]))
+    assert len(offers(desk, a2.user_id)) == 2  # free of offers again: the other session comes to them
