@@ -53,11 +53,13 @@ def assign_pass(svc: HandoffService, tenant_id: str) -> int:
     now, fx, made = svc.clock(), _fx(), 0
     with svc.db.session() as db:
         agents = {a.agent_id: a for a in agent_views(svc, db, tenant_id, now)}
-        if not any(a.online and a.available for a in agents.values()):
+        free = [a for a in agents.values() if a.online and a.available and a.load < a.capacity and not a.offering]
+        if not free:
             return 0
-        for s in repo.waiting(db, tenant_id, skip_locked=True):
-            if repo.pending_offer(db, s.session_id) is not None:
-                continue
+        # only the groups someone free serves, only sessions not already offered, a few more than free agents
+        # (some were refused by them): the queue may hold thousands in other groups
+        groups = None if any(not a.groups for a in free) else set().union(*(a.groups for a in free))
+        for s in repo.waiting(db, tenant_id, groups, limit=3 * len(free) + 20, skip_locked=True, unoffered=True):
             pick = choose_agent(agents.values(), s.skill_group or "", repo.refused_by(db, s.session_id),
                                 s.target_agent_id)  # fmt: skip
             if pick is None:

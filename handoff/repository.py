@@ -53,10 +53,14 @@ def position(db: Db, s: Session) -> int:
 
 
 def waiting(db: Db, tenant_id: str, groups: Collection[str] | None = None, limit: int = 200,
-            skip_locked: bool = False) -> list[Session]:  # fmt: skip
+            skip_locked: bool = False, unoffered: bool = False) -> list[Session]:  # fmt: skip
+    """Waiting sessions in queue order; ``unoffered``: only those without a pending offer."""
     q = select(Session).where(Session.tenant_id == tenant_id, Session.session_state == STATE_CODE[State.WAITING])
     if groups is not None:
         q = q.where(Session.skill_group.in_(list(groups)))
+    if unoffered:
+        pending = select(Offer.offer_id).where(Offer.session_id == Session.session_id, Offer.status == Offer.PENDING)
+        q = q.where(~pending.exists())
     q = q.order_by(Session.queue_rank, Session.session_id).limit(limit)
     if skip_locked:  # MySQL/MariaDB: two instances pick different sessions; SQLite serialises writers anyway
         q = q.with_for_update(skip_locked=True)

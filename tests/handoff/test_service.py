@@ -276,3 +276,13 @@ def test_one_offer_at_a_time_and_switching_to_busy_gives_offers_back(desk: Desk)
         assert [o.status for o in mine] == [Offer.WITHDRAWN]
     a.accept(desk.svc, a2, int(offers(desk, a2.user_id)[0]["offer_id"]))
     assert len(offers(desk, a2.user_id)) == 2  # free of offers again: the other session comes to them
+
+
+def test_a_long_queue_in_one_group_does_not_hide_another_group(desk: Desk) -> None:
+    busy_agent(desk)
+    for n in range(250):  # more than any one pass looks at
+        desk.ask(f"g{n}")
+    express = desk.agent("express", skills=("快递",))
+    desk.ask("x1", group="快递")
+    got = offers(desk, express.user_id)
+    assert len(got) == 1 and got[0]["session"]["conversation_id"] == "x1"
