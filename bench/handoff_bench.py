@@ -6,7 +6,8 @@
   their WebSocket.
 * **session queued → offer**: a session queued for a group whose agent has room; time until the offer arrives.
 * **customer → agent**: a customer line relayed (``/internal/events``, what the Rasa event broker posts) until
-  it reaches the agent's WebSocket, for 50 active chats at once; every line counted and its order checked.
+  it reaches the agent's WebSocket, 50 active chats each typing a line a second; every line counted and its
+  order checked.
 * counted in every run: lost, reordered, double assignments (sessions with two accepted offers or two agents).
 
 The agent → customer direction goes through the Rasa server and is measured by ``bench.handoff_relay``.
@@ -85,11 +86,12 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
             agents.append(AgentSocket(ws, a, {"Authorization": f"Bearer {t}"}))
         pumps = [asyncio.create_task(s.pump()) for s in agents]
 
-        async def heartbeats() -> None:  # as the inbox page does, every 20 s, over the WebSocket
+        async def heartbeats() -> None:
+            """As the inbox pages do: each every 20 s over its WebSocket, pages not in step with each other."""
             while True:
                 for s in agents:
                     await s.ws.send(json.dumps({"type": "heartbeat"}))
-                await asyncio.sleep(20)
+                    await asyncio.sleep(20 / len(agents))
 
         beat = asyncio.create_task(heartbeats())
         for s in agents:
@@ -117,12 +119,7 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
             await http.post("/api/agent/availability", json={"available": False}, headers=s.h)
 
         # 3. session queued → offer, for a group whose one agent has room (accept, then close to free the slot)
-        group_agent = agents[-1]  # serves its own group only
-        from bot.storage.db import Database
-        from bot.storage.models import User
-
-        with Database.from_settings(settings).session() as db:
-            db.get(User, int(group_agent.id)).skills = "express"
+        group_agent = agents[-1]  # serves its own group only (created with it)
         await http.post("/api/agent/availability", json={"available": True}, headers=group_agent.h)
         queued_ms = []
         for n in range(100):
@@ -143,7 +140,9 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
         lines_per_chat = 20
         relay_ms: list[float] = []
 
-        async def chat(s: AgentSocket, session: dict[str, Any]) -> None:
+        async def chat(k0: int, s: AgentSocket, session: dict[str, Any]) -> None:
+            """A customer typing a line every second (50 chats: 50 lines a second), staggered."""
+            await asyncio.sleep(k0 / len(active))
             for k in range(lines_per_chat):
                 fut = s.expect("message")
                 t0 = time.perf_counter()
@@ -151,9 +150,10 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
                 await http.post("/internal/events", headers=svc_h, json={"events": [line]})
                 got = await asyncio.wait_for(fut, 10)
                 relay_ms.append((got["_at"] - t0) * 1000)
+                await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
 
         t0 = time.perf_counter()
-        await asyncio.gather(*[chat(s, sess) for s, sess in active])
+        await asyncio.gather(*[chat(i, s, sess) for i, (s, sess) in enumerate(active)])
         relay_s = time.perf_counter() - t0
         lost = sum(lines_per_chat - len(s.messages.get(sess["id"], [])) for s, sess in active)
         reordered = sum(s.messages.get(sess["id"], []) != [f"第{k}句" for k in range(lines_per_chat)]
@@ -167,6 +167,7 @@ async def run(base: str, ws_base: str, settings: Any, agent_ids: list[str], wait
 
     from sqlalchemy import func, select
 
+    from bot.storage.db import Database
     from bot.storage.models import Session
     from handoff.models import Offer
 
@@ -213,7 +214,8 @@ def main() -> int:
     db = Database.from_settings(settings)
     migrate.upgrade(db.engine)
     users = UserService(db)
-    agent_ids = [str(users.create("default", f"bench{i}", f"客服{i}", {"agent"}, "password-123").user_id)
+    agent_ids = [str(users.create("default", f"bench{i}", f"客服{i}", {"agent"}, "password-123",
+                                  ("express",) if i == args.agents - 1 else ()).user_id)
                  for i in range(args.agents)]  # fmt: skip
     log = (home / "handoff.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "handoff"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,

@@ -18,4 +18,6 @@ def serve(create_app: Callable[[Settings], Any], service: str, log_level: str = 
     # The worker id before the app exists: leasing later, inside a write transaction, would wait on SQLite.
     ensure_worker(settings)
     port = getattr(settings.services, f"{service}_port")
-    uvicorn.run(create_app(settings), host=settings.services.host, port=port, log_level=log_level)
+    # keep-alive longer than the callers' pools idle (uvicorn's 5 s races clients reusing a connection)
+    uvicorn.run(create_app(settings), host=settings.services.host, port=port, log_level=log_level,
+                timeout_keep_alive=65)  # fmt: skip

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        hub.bind(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        hub.bind(loop)
+        # the database work of many chats at once runs in threads (reads in parallel; SQLite serialises writes)
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=16, thread_name_prefix="handoff"))
         clock_task = asyncio.create_task(run_tick()) if run_clock else None
         yield
         if clock_task is not None:

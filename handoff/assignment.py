@@ -23,6 +23,8 @@ from handoff.models import Offer
 from handoff.policy import AgentView, choose_agent
 from handoff.states import Event, State
 
+FULL_PASS_SECONDS = 5.0
+
 if TYPE_CHECKING:
     from handoff.service import Effects, HandoffService
 
@@ -34,7 +36,7 @@ def _fx() -> Effects:
 
 
 def agent_views(svc: HandoffService, db: Any, tenant_id: str, now: float) -> list[AgentView]:
-    users = repo.staff(db, tenant_id)
+    users = svc.staff(db, tenant_id, svc.presence.online(tenant_id, now))
     presence = svc.presence.get(tenant_id, [u.user_id for u in users], now)
     loads = repo.loads(db, tenant_id)
     last = dict(db.execute(select(Session.agent_id, func.max(Session.assigned_at)).where(
@@ -195,27 +197,29 @@ def tick(svc: HandoffService) -> None:
     for tenant in tenants:
         fx = _fx()
         with svc.db.session() as db:
-            db.execute(update(Offer).where(Offer.tenant_id == tenant, Offer.status == Offer.PENDING,
-                                           Offer.expires_at <= now).values(status=Offer.EXPIRED))  # fmt: skip
+            expired = db.execute(update(Offer).where(Offer.tenant_id == tenant, Offer.status == Offer.PENDING,
+                                                     Offer.expires_at <= now).values(status=Offer.EXPIRED))  # fmt: skip
             online = svc.presence.online(tenant, now)
-            for s in repo.open_sessions(db, tenant):
-                state = d.CODE_STATE[s.session_state]
+            due = repo.due(db, tenant, now, cfg, online if cfg.requeue_on_offline else None)
+            for s, event in due:
                 try:
-                    if (state in (State.ACTIVE, State.WARNING) and cfg.requeue_on_offline and s.agent_id
-                            and s.agent_id not in online):  # fmt: skip
-                        svc._transition(db, fx, s, Event.AGENT_LOST, now, None, {"agent_id": str(s.agent_id)})
+                    if event is Event.AGENT_LOST:
+                        svc._transition(db, fx, s, event, now, None, {"agent_id": str(s.agent_id)})
                         fx.customer.append(("say", s.conversation_id or "", (d.AGENT_LEFT,)))
-                    elif state is State.ACTIVE and now - (s.last_customer_at or now) > cfg.silence_seconds:
-                        svc._transition(db, fx, s, Event.SILENCE_TIMEOUT, now, warned_at=now)
-                    elif state is State.WARNING and now - (s.warned_at or now) > cfg.close_after_warning_seconds:
-                        svc._transition(db, fx, s, Event.TIMEOUT_EXCEEDED, now)
-                    elif state is State.WAITING and now - (s.queued_at or now) > cfg.max_wait_seconds:
-                        svc._transition(db, fx, s, Event.QUEUE_TIMEOUT, now)
+                    elif event is Event.SILENCE_TIMEOUT:
+                        svc._transition(db, fx, s, event, now, warned_at=now)
+                    else:
+                        svc._transition(db, fx, s, event, now)
                 except Conflict:
                     continue  # another instance moved it first
             # offers to agents who went offline are withdrawn, so the session goes to someone who is there
             gone = update(Offer).where(Offer.tenant_id == tenant, Offer.status == Offer.PENDING,
                                        Offer.agent_id.not_in(online or {0}))  # fmt: skip
-            db.execute(gone.values(status=Offer.WITHDRAWN))
+            withdrawn = db.execute(gone.values(status=Offer.WITHDRAWN))
         svc.deliver(fx)
-        assign_pass(svc, tenant)
+        # every change that frees a session or an agent offers at once; the clock only has to catch what changed
+        # by itself (offers expired, agents gone, sessions requeued), plus a full pass every few seconds
+        changed = expired.rowcount or withdrawn.rowcount or due  # type: ignore[attr-defined]
+        if changed or now - svc.last_full_pass.get(tenant, 0.0) >= FULL_PASS_SECONDS:
+            svc.last_full_pass[tenant] = now
+            assign_pass(svc, tenant)

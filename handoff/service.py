@@ -61,6 +61,25 @@ class HandoffService:
         self.db, self.presence, self.cfg, self.customer, self.notify, self.clock = (
             db, presence, config, customer, notify, clock)  # fmt: skip
         self._last_position_line: dict[int, float] = {}
+        self._staff: dict[str, tuple[float, list[Any]]] = {}
+        self.last_full_pass: dict[str, float] = {}  # tenant → when the clock last ran a whole assignment pass
+
+    STAFF_SECONDS = 5.0  # accounts change rarely (csbot agents set): every assignment pass needn't reload them
+
+    def staff(self, db: Any, tenant_id: str, online: set[int] | None = None) -> list[Any]:
+        """The tenant's agents and supervisors (detached rows), cached for a few seconds, and reloaded at once
+        when someone online is not in it (a new account's first heartbeat)."""
+        now = time.monotonic()
+        hit = self._staff.get(tenant_id)
+        stale = hit is None or now - hit[0] > self.STAFF_SECONDS
+        if not stale and online and not online <= {u.user_id for u in hit[1]}:  # type: ignore[index]
+            stale = True
+        if stale:
+            rows = repo.staff(db, tenant_id)
+            for u in rows:
+                db.expunge(u)
+            hit = self._staff[tenant_id] = (now, rows)
+        return hit[1]
 
     # --- delivery after commit -----------------------------------------------------------------------
     def deliver(self, fx: Effects) -> None:
@@ -98,8 +117,9 @@ class HandoffService:
                 return d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True, already_waiting=True)
             if not self.cfg.on_duty(now):
                 return d.QueueTicket(None, 0, None, False, closed_because="off_hours")
-            staff = {u.user_id for u in repo.staff(db, ref.tenant_id)}
-            if not self.presence.online(ref.tenant_id, now) & staff:
+            online = self.presence.online(ref.tenant_id, now)
+            staff = {u.user_id for u in self.staff(db, ref.tenant_id, online)}
+            if not online & staff:
                 return d.QueueTicket(None, 0, None, False, closed_because="no_agents")
             prio = priority(reason, ref.tags)
             s = Session(session_id=new_id(), tenant_id=ref.tenant_id, customer_id=repo.customer_user(db, ref),

@@ -20,7 +20,10 @@ from handoff.hub import Hub
 from handoff.service import HandoffService
 
 MAX_PER_SECOND = 20
-POLL_SECONDS = 2.0  # also look without a wake-up: a change made by another instance reaches us this way
+# Also look without a wake-up: a change made by another instance reaches us this way. One instance (SQLite)
+# needs it only as a safety net.
+POLL_SECONDS = {"sqlite": 30.0}
+POLL_SECONDS_SHARED = 2.0
 
 
 def websocket_route(svc: HandoffService, auth: Auth, hub: Hub):  # type: ignore[no-untyped-def]
@@ -72,13 +75,14 @@ async def _push(ws: WebSocket, svc: HandoffService, who: Principal, supervisor: 
             return [{"seq": r.seq, "kind": r.kind, "at": r.at, **r.payload}
                     for r in repo.feed_after(db, who.tenant_id, who.user_id, supervisor, after)]  # fmt: skip
 
+    poll = POLL_SECONDS.get(svc.db.engine.dialect.name, POLL_SECONDS_SHARED)
     while True:
         wake.clear()
         for item in await asyncio.to_thread(fetch, cursor):
             await ws.send_text(json.dumps(item, ensure_ascii=False))
             cursor = int(item["seq"])  # type: ignore[arg-type]
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+            await asyncio.wait_for(wake.wait(), poll)
 
 
 async def _receive(ws: WebSocket, svc: HandoffService, who: Principal) -> None:

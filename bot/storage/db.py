@@ -29,6 +29,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             # WAL + busy timeout: the action server, handoff service and CLI share one file.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed transaction survives any process crash (only an OS crash or power
+            # loss can take the last ones); FULL would fsync on every commit of every chat message
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
