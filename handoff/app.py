@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     limiter = create_rate_limiter(backend)
     per_user = per_user_limit(limiter, Rate.parse(str(backend.get("per_user") or PER_USER)))
     relay = RasaRelay(settings) if customer is None else None
-    hub = Hub()
-    presence = create_presence(settings.backend("presence"), cfg.heartbeat_ttl_seconds)
+    presence_backend = settings.backend("presence")
+    # several instances share presence in Redis: they share wake-ups there too
+    hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
+    presence = create_presence(presence_backend, cfg.heartbeat_ttl_seconds)
     kwargs = {"clock": clock} if clock else {}
     svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, **kwargs)  # type: ignore[arg-type]
 
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             clock_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await clock_task
+        await hub.close()
         await limiter.close()
         presence.close()
         if relay is not None:

@@ -20,10 +20,10 @@ from handoff.hub import Hub
 from handoff.service import HandoffService
 
 MAX_PER_SECOND = 20
-# Also look without a wake-up: a change made by another instance reaches us this way. One instance (SQLite)
-# needs it only as a safety net.
-POLL_SECONDS = {"sqlite": 30.0}
-POLL_SECONDS_SHARED = 2.0
+# Also look without a wake-up: a safety net (a lost Redis wake-up, a change by another instance that could not
+# publish). Several instances without Redis wake-ups would depend on it.
+POLL_SECONDS = 30.0
+POLL_SECONDS_UNSHARED_MULTI = 2.0
 
 
 def websocket_route(svc: HandoffService, auth: Auth, hub: Hub):  # type: ignore[no-untyped-def]
@@ -47,7 +47,7 @@ def websocket_route(svc: HandoffService, auth: Auth, hub: Hub):  # type: ignore[
         if supervisor:
             keys.append((who.tenant_id, None))
         wake = hub.subscribe(keys)
-        sender = asyncio.create_task(_push(ws, svc, who, supervisor, cursor, wake))
+        sender = asyncio.create_task(_push(ws, svc, hub, who, supervisor, cursor, wake))
         try:
             await _receive(ws, svc, who)
         finally:
@@ -68,14 +68,15 @@ def _verify(auth: Auth, token: str) -> Principal:
     return who
 
 
-async def _push(ws: WebSocket, svc: HandoffService, who: Principal, supervisor: bool, cursor: int,
+async def _push(ws: WebSocket, svc: HandoffService, hub: Hub, who: Principal, supervisor: bool, cursor: int,
                 wake: asyncio.Event) -> None:  # fmt: skip
     def fetch(after: int) -> list[dict[str, object]]:
         with svc.db.session() as db:
             return [{"seq": r.seq, "kind": r.kind, "at": r.at, **r.payload}
                     for r in repo.feed_after(db, who.tenant_id, who.user_id, supervisor, after)]  # fmt: skip
 
-    poll = POLL_SECONDS.get(svc.db.engine.dialect.name, POLL_SECONDS_SHARED)
+    alone = hub.shared or svc.db.engine.dialect.name == "sqlite"  # wake-ups reach every socket that matters
+    poll = POLL_SECONDS if alone else POLL_SECONDS_UNSHARED_MULTI
     while True:
         wake.clear()
         for item in await asyncio.to_thread(fetch, cursor):
