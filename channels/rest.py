@@ -78,9 +78,10 @@ class GuardedRestInput(InputChannel):
             for e in (tracker.events if tracker else []):
                 if getattr(e, "type_name", "") == "bot" and e.timestamp > since:
                     meta = e.metadata or {}
-                    item: dict[str, Any] = {"recipient_id": conversation, "text": e.text, "at": e.timestamp}
-                    if e.data.get("buttons"):
-                        item["buttons"] = e.data["buttons"]
+                    item: dict[str, Any] = {"recipient_id": conversation, "text": e.text or "", "at": e.timestamp}
+                    for key in ("buttons", "image"):
+                        if e.data.get(key):
+                            item[key] = e.data[key]
                     if meta.get("agent"):
                         item["agent"] = meta["agent"]
                     out.append(item)

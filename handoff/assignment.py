@@ -223,3 +223,22 @@ def tick(svc: HandoffService) -> None:
         if changed or now - svc.last_full_pass.get(tenant, 0.0) >= FULL_PASS_SECONDS:
             svc.last_full_pass[tenant] = now
             assign_pass(svc, tenant)
+            tell_positions(svc, tenant, now)
+
+
+def tell_positions(svc: HandoffService, tenant_id: str, now: float) -> None:
+    """A waiting customer hears their new place as the queue moves: at most once per
+    ``position_update_seconds``, and only when it changed since they were last told."""
+    fx = _fx()
+    with svc.db.session() as db:
+        place: dict[str, int] = {}
+        for s in repo.waiting(db, tenant_id, limit=100_000):
+            group = s.skill_group or ""
+            place[group] = place.get(group, 0) + 1
+            told = svc.told_position.get(s.session_id)
+            if told is None:
+                svc.told_position[s.session_id] = (place[group], now)
+            elif told[0] != place[group] and now - told[1] >= svc.cfg.position_update_seconds:
+                svc.told_position[s.session_id] = (place[group], now)
+                fx.customer.append(("say", s.conversation_id or "", (d.STILL_WAITING.format(ahead=place[group] - 1),)))
+    svc.deliver(fx)

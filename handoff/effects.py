@@ -48,5 +48,7 @@ def apply_actions(svc: HandoffService, db: Any, fx: Effects, s: Session, t: Tran
     view = d.view(s).to_json()
     who = {a for a in (agent_before, s.agent_id) if a} | {None}
     svc._feed(db, fx, s, "session", {"event": t.event.value, "state": t.after.value, "session": view}, who)
+    if t.after is not State.WAITING:
+        svc.told_position.pop(s.session_id, None)
     if t.after is State.CLOSED:
         svc._last_position_line.pop(s.session_id, None)

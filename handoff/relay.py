@@ -40,12 +40,17 @@ class RasaRelay:
         r.raise_for_status()
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
-            agent: dict[str, Any] | None = None) -> None:  # fmt: skip
-        event: dict[str, Any] = {"event": "bot", "text": text, "metadata": {"handoff": True}}
+            agent: dict[str, Any] | None = None, image: str | None = None) -> None:  # fmt: skip
+        event: dict[str, Any] = {"event": "bot", "text": text or None, "metadata": {"handoff": True}}
         if agent:
             event["metadata"]["agent"] = agent
+        data: dict[str, Any] = {}
         if buttons:
-            event["data"] = {"buttons": buttons}
+            data["buttons"] = buttons
+        if image:  # the channel shows it as an image (socket.io attachment, WeChat image)
+            data["image"] = image
+        if data:
+            event["data"] = data
         self._events(conversation_id, [event], side_effects=True)
 
     def pause(self, conversation_id: str) -> None:

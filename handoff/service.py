@@ -39,7 +39,7 @@ class CustomerChannel(Protocol):
     """How the service reaches the customer: Rasa's tracker and the channel they used (``handoff.relay``)."""
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
-            agent: dict[str, Any] | None = None) -> None: ...  # fmt: skip
+            agent: dict[str, Any] | None = None, image: str | None = None) -> None: ...  # fmt: skip
 
     def resume(self, conversation_id: str) -> None: ...
 
@@ -63,6 +63,7 @@ class HandoffService:
         self._last_position_line: dict[int, float] = {}
         self._staff: dict[str, tuple[float, list[Any]]] = {}
         self.last_full_pass: dict[str, float] = {}  # tenant → when the clock last ran a whole assignment pass
+        self.told_position: dict[int, tuple[int, float]] = {}  # session → (place last told, when)
 
     STAFF_SECONDS = 5.0  # accounts change rarely (csbot agents set): every assignment pass needn't reload them
 
@@ -137,6 +138,8 @@ class HandoffService:
             ticket = d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True)
         self.deliver(fx)
         self._last_position_line[ticket.session_id or 0] = now
+        if ticket.session_id:
+            self.told_position[ticket.session_id] = (ticket.position, now)
         self.offer_now(ref.tenant_id)
         return ticket
 
@@ -244,7 +247,7 @@ class HandoffService:
                 s.first_response_at = now
             self._feed(db, fx, s, "message", msg, {who.user_id})
             agent = {"id": str(who.user_id), "name": who.name}
-            fx.customer.append(("say", s.conversation_id or "", (text or image_url, None, agent)))
+            fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None)))
         self.deliver(fx)
         return msg
 

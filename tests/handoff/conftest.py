@@ -29,8 +29,9 @@ class Customers:
 
     lines: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
-    def say(self, conversation_id: str, text: str, buttons: Any = None, agent: Any = None) -> None:
-        self.lines.setdefault(conversation_id, []).append(("say", {"text": text, "buttons": buttons, "agent": agent}))
+    def say(self, conversation_id: str, text: str, buttons: Any = None, agent: Any = None, image: Any = None) -> None:
+        line = {"text": text, "buttons": buttons, "agent": agent, "image": image}
+        self.lines.setdefault(conversation_id, []).append(("say", line))
 
     def resume(self, conversation_id: str) -> None:
         self.lines.setdefault(conversation_id, []).append(("resume", None))

@@ -164,6 +164,8 @@ def test_messages_both_ways_and_first_response(desk: Desk) -> None:
         desk.svc.send(agent, view.session_id, "长" * 2001)
     with pytest.raises(InvalidInput):
         desk.svc.send(agent, view.session_id, image_url="javascript:alert(1)")
+    desk.svc.send(agent, view.session_id, image_url="https://cdn.example.com/invoice.jpg")
+    assert desk.customers.lines["c1"][-1][1]["image"] == "https://cdn.example.com/invoice.jpg"
 
 
 def test_silence_warns_then_closes_and_speaking_revives(desk: Desk) -> None:
@@ -286,3 +288,21 @@ def test_a_long_queue_in_one_group_does_not_hide_another_group(desk: Desk) -> No
     desk.ask("x1", group="快递")
     got = offers(desk, express.user_id)
     assert len(got) == 1 and got[0]["session"]["conversation_id"] == "x1"
+
+
+def test_waiting_customers_hear_their_place_as_the_queue_moves(desk: Desk) -> None:
+    busy_agent(desk)
+    desk.ask("c1")
+    desk.ask("c2")
+    desk.ask("c3")
+    desk.svc.customer_said("default", "c1", "不用了", "deny")  # c2 and c3 move up
+    desk.advance(10)
+    a.tick(desk.svc)
+    assert not any("还在为您排队" in x for x in desk.customers.texts("c3"))  # not yet: at most every 30 s
+    desk.advance(25)
+    a.tick(desk.svc)
+    assert desk.customers.texts("c3")[-1] == "还在为您排队哦，前面还有 1 位，请稍等～"
+    assert desk.customers.texts("c2")[-1] == "还在为您排队哦，前面还有 0 位，请稍等～"
+    desk.advance(35)
+    a.tick(desk.svc)  # nothing moved: nothing said
+    assert sum("还在为您排队" in x for x in desk.customers.texts("c3")) == 1
