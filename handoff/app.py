@@ -27,6 +27,7 @@ from handoff import agent_api, internal_api
 from handoff.assignment import tick
 from handoff.config import HandoffConfig
 from handoff.hub import Hub
+from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.relay import RasaRelay
 from handoff.service import CustomerChannel, HandoffService
@@ -93,8 +94,12 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             relay.close()
         db.dispose()
 
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(openapi_document())
+
     app = Starlette(routes=[
         Route("/health", health),
+        Route("/api/agent/openapi.json", openapi),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
         Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user)),

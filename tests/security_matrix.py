@@ -86,6 +86,7 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/auth/refresh", STAFF_ROLES, call_when_allowed=False),
     R("handoff", "POST", "/api/auth/logout", STAFF_ROLES, call_when_allowed=False),
     R("handoff", "GET", "/api/auth/me", STAFF_ROLES),
+    R("handoff", "GET", "/api/agent/openapi.json", "public"),
     R("handoff", "POST", "/api/agent/heartbeat", AGENTS, call_when_allowed=False),  # would mark them online
     R("handoff", "POST", "/api/agent/availability", AGENTS),
     R("handoff", "GET", "/api/agent/queue", AGENTS),

@@ -157,3 +157,45 @@ def test_a_customer_reaches_a_person_and_comes_back_to_the_bot(desk: Platform) -
     a2.ws.close()
 
 
+
+
+def test_a_web_customer_on_socketio_hears_the_agent_live(desk: Platform) -> None:
+    import queue
+
+    import socketio
+
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+    sio = socketio.Client()
+    sio.on("bot_uttered", lambda data: got.put(data))
+    sio.connect(desk.rasa_url, socketio_path="/socket.io", transports=["websocket"])
+    session = uuid.uuid4().hex
+    confirmed: queue.Queue[Any] = queue.Queue()
+    sio.on("session_confirm", lambda data: confirmed.put(data))
+    sio.emit("session_request", {"session_id": session})
+    assert confirmed.get(timeout=10) in (session, {"session_id": session})
+
+    def next_line(contains: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = got.get(timeout=max(0.1, deadline - time.monotonic()))
+            if contains in (line.get("text") or ""):
+                return line
+        raise AssertionError(f"no line with {contains!r}")
+
+    agent = Agent(desk, f"web-{uuid.uuid4().hex[:4]}")
+    try:
+        sio.emit("user_uttered", {"message": "转人工", "session_id": session})
+        next_line("前面还有")
+        offer = agent.next("offer")
+        assert offer["session"]["channel"] == "socketio"
+        agent.post(f"/offers/{offer['offer_id']}/accept")
+        next_line(agent.name)  # the greeting, pushed to the browser with no request of its own
+        sio.emit("user_uttered", {"message": "网页上能看到吗", "session_id": session})
+        assert agent.next("message", sender="customer")["message"]["text"] == "网页上能看到吗"
+        agent.post(f"/sessions/{offer['session']['id']}/messages", {"text": "能看到，您说"})
+        next_line("能看到，您说")
+        agent.post(f"/sessions/{offer['session']['id']}/close", {"summary": "web"})
+        assert next_line("打个分").get("quick_replies")  # socket.io renders buttons as quick replies
+    finally:
+        sio.disconnect()
+        agent.ws.close()

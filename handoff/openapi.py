@@ -1,0 +1,94 @@
+"""The OpenAPI 3.1 document of the agent HTTP API (``GET /api/agent/openapi.json``), written by hand next to
+the routes; ``tests/handoff/test_openapi.py`` checks that it names exactly the routes the app serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+ID = {"type": "string", "pattern": "^[0-9]+$", "description": "a Snowflake id, as a string"}
+
+SESSION: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": ID, "conversation_id": {"type": "string"}, "channel": {"type": "string"},
+        "customer": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                                      "tags": {"type": "array", "items": {"type": "string"}}}},
+        "state": {"enum": ["waiting", "active", "warning", "closed"]},
+        "agent_id": {"type": ["string", "null"]}, "group": {"type": "string"},
+        "reason": {"enum": ["complaint", "after_sales", "other"]}, "priority": {"type": "integer"},
+        "queued_at": {"type": ["number", "null"]}, "assigned_at": {"type": ["number", "null"]},
+        "first_response_at": {"type": ["number", "null"]}, "transfer_note": {"type": ["string", "null"]},
+        "summary": {"type": ["string", "null"]}, "csat": {"type": ["integer", "null"]},
+    },
+}  # fmt: skip
+
+
+def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
+        params: tuple[str, ...] = (), status: str = "200", roles: str = "agent, supervisor") -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        status: {"description": "done"} | ({"content": {"application/json": {"schema": ok}}} if ok else {}),
+        "400": {"description": "bad input", "content": {"application/json": {"schema": ERROR}}},
+        "401": {"description": "no valid token", "content": {"application/json": {"schema": ERROR}}},
+        "403": {"description": "wrong role, or another agent's session",
+                "content": {"application/json": {"schema": ERROR}}},
+        "404": {"description": "unknown here (or another tenant's)",
+                "content": {"application/json": {"schema": ERROR}}},
+        "409": {"description": "not in a state that allows it", "content": {"application/json": {"schema": ERROR}}},
+        "429": {"description": "too many requests", "content": {"application/json": {"schema": ERROR}}},
+    }  # fmt: skip
+    op: dict[str, Any] = {"summary": summary, "description": f"Roles: {roles}.", "responses": responses,
+                          "parameters": [{"name": p, "in": "path", "required": True, "schema": ID} for p in params]}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def document() -> dict[str, Any]:
+    obj = {"type": "object"}
+    items = {"type": "object", "properties": {"items": {"type": "array", "items": SESSION}}}
+    text = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 2000},
+                                             "image_url": {"type": "string", "format": "uri"}}}  # fmt: skip
+    transfer = {"type": "object", "properties": {"agent_id": ID, "group": {"type": "string"},
+                                                 "note": {"type": "string", "maxLength": 500}}}  # fmt: skip
+    paths = {
+        "/api/auth/login": {"post": _op("Log in", obj, {"type": "object", "required": ["login", "password"],
+                                                         "properties": {"tenant": {"type": "string"},
+                                                                        "login": {"type": "string"},
+                                                                        "password": {"type": "string"}}},
+                                        roles="anyone")},
+        "/api/auth/refresh": {"post": _op("A new token; the old one is revoked", obj)},
+        "/api/auth/logout": {"post": _op("Revoke this token everywhere", status="204")},
+        "/api/auth/me": {"get": _op("Who this token is", obj)},
+        "/api/agent/heartbeat": {"post": _op("I am here (every 20 s from each device)", status="204")},
+        "/api/agent/availability": {"post": _op("Switch available / busy", obj, {
+            "type": "object", "required": ["available"], "properties": {"available": {"type": "boolean"}}})},
+        "/api/agent/queue": {"get": _op("Waiting sessions of my groups (supervisor: all)", items)},
+        "/api/agent/sessions": {"get": _op("My open sessions (supervisor: all)", items)},
+        "/api/agent/sessions/{session_id}": {"get": _op("A session with its messages, the bot conversation before "
+                                                        "it and the customer's past sessions", obj,
+                                                        params=("session_id",))},
+        "/api/agent/sessions/{session_id}/take": {"post": _op("Take a waiting session (supervisor: assign it with "
+                                                              "agent_id)", SESSION, obj, ("session_id",))},
+        "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer", obj, text,
+                                                                  ("session_id",))},
+        "/api/agent/sessions/{session_id}/transfer": {"post": _op("Transfer to an agent or a group with a note",
+                                                                  SESSION, transfer, ("session_id",))},
+        "/api/agent/sessions/{session_id}/close": {"post": _op("Close with a summary", SESSION, {
+            "type": "object", "properties": {"summary": {"type": "string"}}}, ("session_id",))},
+        "/api/agent/offers/{offer_id}/accept": {"post": _op("Accept an offer", SESSION, params=("offer_id",))},
+        "/api/agent/offers/{offer_id}/decline": {"post": _op("Decline an offer", params=("offer_id",),
+                                                             status="204")},
+        "/api/agent/overview": {"get": _op("Queues, agents' presence and load", obj, roles="supervisor")},
+    }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "csbot agent API", "version": "1",
+                 "description": "Bearer JWT from /api/auth/login. Real-time pushes: the WebSocket "
+                                "/api/agent/ws?token=…&cursor=N (offers, messages, state changes, each with "
+                                "its seq; reconnect with the last seq as cursor)."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                       "schemas": {"Session": SESSION, "Error": ERROR}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }  # fmt: skip
