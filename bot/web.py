@@ -61,7 +61,19 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
 
 
 def status_of(exc: BaseException) -> int | None:
+    if _backend_unavailable(exc):
+        return 503
     return next((code for kind, code in STATUS if isinstance(exc, kind)), None)
+
+
+def _backend_unavailable(exc: BaseException) -> bool:
+    """The database or Redis briefly away: a 503 the caller may retry, not a 500 (nothing was half-written:
+    the unit of work rolled back)."""
+    kind = type(exc)
+    names = {f"{k.__module__}.{k.__qualname__}" for k in kind.__mro__}
+    return bool(names & {"sqlalchemy.exc.OperationalError", "sqlalchemy.exc.DisconnectionError",
+                         "sqlalchemy.exc.TimeoutError", "redis.exceptions.ConnectionError",
+                         "redis.exceptions.TimeoutError"})  # fmt: skip
 
 
 def error_response(exc: BaseException) -> JSONResponse:
@@ -71,7 +83,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    message = str(exc) if code != 500 else "internal error"
+    if code == 503:
+        headers["Retry-After"] = "2"
+    message = {500: "internal error", 503: "temporarily unavailable; try again in a moment"}.get(code, str(exc))
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         message = "body must be JSON (UTF-8)"
     return JSONResponse({"error": message}, code, headers=headers)
