@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import ConfigError
+from bot.sections import section_values
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,7 @@ class HandoffConfig:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> HandoffConfig:
-        raw = dict(raw or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ConfigError(f"handoff.{unknown[0]}", f"one of {', '.join(known)}")
-        values: dict[str, Any] = {}
-        for name, value in raw.items():
-            kind = type(known[name].default)
-            try:
-                values[name] = value if kind is str else kind(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"handoff.{name}", f"a {kind.__name__}", value) from None
+        values = section_values(cls, raw, "handoff")
         cfg = cls(**values)
         cfg.hours()  # validates
         try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.sections import section_values
 
 
 @dataclass(frozen=True)
@@ -48,25 +49,7 @@ class KnowledgeConfig:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> KnowledgeConfig:
-        raw = dict(raw or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ConfigError(f"knowledge.{unknown[0]}", f"one of {', '.join(known)}")
-        values: dict[str, Any] = {}
-        for name, value in raw.items():
-            default = known[name].default
-            kind = type(default)
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise ConfigError(f"knowledge.{name}", "true or false", value)
-            elif kind in (int, float):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigError(f"knowledge.{name}", "a number", value)
-                value = kind(value)
-            elif kind is str and not isinstance(value, str):
-                raise ConfigError(f"knowledge.{name}", "a string", value)
-            values[name] = value
+        values = section_values(cls, raw, "knowledge")
         cfg = cls(**values)
         if not 300 <= cfg.cache_ttl_seconds <= 1800:
             raise ConfigError("knowledge.cache_ttl_seconds", "300..1800 (seed: 5-30 minutes)", cfg.cache_ttl_seconds)

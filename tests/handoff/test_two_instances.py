@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.security import Principal, issue_token, service_token
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.storage import migrate
 from bot.storage.db import Database
 from bot.users import UserService
@@ -22,13 +22,19 @@ from .conftest import Customers
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis]
 
 
-def test_a_change_on_one_instance_wakes_a_socket_on_the_other(env: dict[str, str], mariadb_url: str) -> None:
-    prefix = f"t{uuid.uuid4().hex[:8]}"
+def shared(env: dict[str, str], mariadb_url: str, prefix: str) -> Settings:
+    """Settings of several instances sharing one MariaDB and one Redis (migrated)."""
     settings = load_settings(env, {"database": {"url": mariadb_url},
                                    "presence": {"type": "redis", "url": "redis://127.0.0.1:6379/0",
                                                 "key_prefix": prefix},
                                    "handoff": {"working_hours": "00:00-24:00"}})  # fmt: skip
     migrate.upgrade(Database.from_settings(settings).engine)
+    return settings
+
+
+def test_a_change_on_one_instance_wakes_a_socket_on_the_other(env: dict[str, str], mariadb_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    settings = shared(env, mariadb_url, prefix)
     agent = UserService(Database.from_settings(settings)).create("default", "x", "客服X", {"agent"}, "password-123")
     token = issue_token(settings.keyring, Principal(agent.user_id, "default", frozenset({"agent"}), "客服X"), 600)
     svc_h = {"Authorization": f"Bearer {service_token(settings.keyring, 'default', 't', 600)}"}
@@ -52,11 +58,7 @@ def test_a_change_on_one_instance_wakes_a_socket_on_the_other(env: dict[str, str
 
 def test_an_instance_killed_mid_chat_loses_nothing(env: dict[str, str], mariadb_url: str) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
-    settings = load_settings(env, {"database": {"url": mariadb_url},
-                                   "presence": {"type": "redis", "url": "redis://127.0.0.1:6379/0",
-                                                "key_prefix": prefix},
-                                   "handoff": {"working_hours": "00:00-24:00"}})  # fmt: skip
-    migrate.upgrade(Database.from_settings(settings).engine)
+    settings = shared(env, mariadb_url, prefix)
     agent = UserService(Database.from_settings(settings)).create("default", "y", "客服Y", {"agent"}, "password-123")
     token = issue_token(settings.keyring, Principal(agent.user_id, "default", frozenset({"agent"}), "客服Y"), 600)
     h = {"Authorization": f"Bearer {token}"}
