@@ -161,8 +161,8 @@ def run(no_setup: bool = typer.Option(False, "--no-setup", help="Skip migrations
                 f"\n[bold green]csbot is up[/bold green] in {time.monotonic() - started:.1f}s  (home {s.home})\n"
                 f"  REST channel   POST {svc.url('rasa')}/webhooks/rest/webhook  "
                 '{"sender": "u1", "message": "你好"}\n'
-                f"  web widget     socket.io at {svc.url('rasa')}/socket.io\n"
-                f"  handoff API    {svc.url('handoff')}\n"
+                f"  web chat       {svc.url('rasa')}/webhooks/socketio/chat  (snippet: …/widget.js)\n"
+                f"  agent inbox    {svc.url('handoff')}/inbox\n"
                 f"  terminal chat  csbot chat\n"
                 "Ctrl-C stops everything."
             )

@@ -159,43 +159,101 @@ def test_a_customer_reaches_a_person_and_comes_back_to_the_bot(desk: Platform) -
 
 
 
-def test_a_web_customer_on_socketio_hears_the_agent_live(desk: Platform) -> None:
-    import queue
+class WebCustomer:
+    """A browser-less web chat customer: python-socketio speaking the channel's protocol."""
 
-    import socketio
+    def __init__(self, p: Platform, token: str | None = None, origin: str | None = None,
+                 customer_token: str | None = None) -> None:  # fmt: skip
+        import queue
 
-    got: queue.Queue[dict[str, Any]] = queue.Queue()
-    sio = socketio.Client()
-    sio.on("bot_uttered", lambda data: got.put(data))
-    sio.connect(desk.rasa_url, socketio_path="/socket.io", transports=["websocket"])
-    session = uuid.uuid4().hex
-    confirmed: queue.Queue[Any] = queue.Queue()
-    sio.on("session_confirm", lambda data: confirmed.put(data))
-    sio.emit("session_request", {"session_id": session})
-    assert confirmed.get(timeout=10) in (session, {"session_id": session})
+        import socketio
 
-    def next_line(contains: str, timeout: float = 20) -> dict[str, Any]:
+        self.got: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        for event in ("bot_uttered", "session_confirm", "csbot_history", "csbot_echo"):
+            self.sio.on(event, lambda data, event=event: self.got.put((event, data)))
+        self.sio.connect(p.rasa_url, socketio_path="/socket.io", transports=["websocket"],
+                         headers={"Origin": origin} if origin else {},
+                         auth={"customer_token": customer_token} if customer_token else None)  # fmt: skip
+        self.sio.emit("session_request", {"session_token": token, "since": 0})
+        confirm = self.next("session_confirm")
+        self.session, self.token = confirm["session_id"], confirm["session_token"]
+        self.history = self.next("csbot_history")["items"]
+
+    def next(self, event: str, contains: str = "", timeout: float = 20) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            line = got.get(timeout=max(0.1, deadline - time.monotonic()))
-            if contains in (line.get("text") or ""):
-                return line
-        raise AssertionError(f"no line with {contains!r}")
+            got, data = self.got.get(timeout=max(0.1, deadline - time.monotonic()))
+            if got == event and contains in ((data.get("text") or "") if isinstance(data, dict) else ""):
+                return data
+        raise AssertionError(f"no {event} with {contains!r}")
 
+    def say(self, text: str, session: str | None = None) -> None:
+        self.sio.emit("user_uttered", {"message": text, "session_id": session or self.session})
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+def test_a_web_customer_on_socketio_hears_the_agent_live(desk: Platform) -> None:
+    web = WebCustomer(desk)
     agent = Agent(desk, f"web-{uuid.uuid4().hex[:4]}")
     try:
-        sio.emit("user_uttered", {"message": "转人工", "session_id": session})
-        next_line("前面还有")
+        assert web.session.startswith("w-") and web.history == []
+        web.say("转人工")
+        web.next("bot_uttered", "前面还有")
         offer = agent.next("offer")
         assert offer["session"]["channel"] == "socketio"
         agent.post(f"/offers/{offer['offer_id']}/accept")
-        next_line(agent.name)  # the greeting, pushed to the browser with no request of its own
-        sio.emit("user_uttered", {"message": "网页上能看到吗", "session_id": session})
+        hello = web.next("bot_uttered", agent.name)  # pushed to the browser with no request of its own
+        assert hello["metadata"]["agent"]["name"] == agent.name
+        web.say("网页上能看到吗")
         assert agent.next("message", sender="customer")["message"]["text"] == "网页上能看到吗"
         agent.post(f"/sessions/{offer['session']['id']}/messages", {"text": "能看到，您说"})
-        next_line("能看到，您说")
+        web.next("bot_uttered", "能看到，您说")
+
+        # a second tab, resuming by the signed token: the whole conversation, then the other tab's lines live
+        tab = WebCustomer(desk, token=web.token)
+        assert tab.session == web.session
+        texts = [i["text"] for i in tab.history]
+        assert texts.index("转人工") < texts.index("网页上能看到吗") < texts.index("能看到，您说")
+        assert [i for i in tab.history if i["from"] == "agent"][-1]["metadata"]["agent"]["name"] == agent.name
+        web.say("两个页面都在")
+        assert tab.next("csbot_echo")["text"] == "两个页面都在"
+        tab.close()
+
         agent.post(f"/sessions/{offer['session']['id']}/close", {"summary": "web"})
-        assert next_line("打个分").get("quick_replies")  # socket.io renders buttons as quick replies
+        assert web.next("bot_uttered", "打个分").get("quick_replies")  # buttons arrive as quick replies
     finally:
-        sio.disconnect()
+        web.close()
         agent.ws.close()
+
+
+def test_a_web_session_is_joined_only_with_its_signed_token(desk: Platform) -> None:
+    import socketio
+
+    victim = WebCustomer(desk)
+    victim.say("我的手机号13800001111")
+    victim.next("bot_uttered")
+    forged = victim.token[:-4] + ("AAAA" if not victim.token.endswith("AAAA") else "BBBB")
+    for token in (None, forged, "not-a-token"):
+        intruder = WebCustomer(desk, token=token)
+        try:
+            assert intruder.session != victim.session and intruder.history == []
+            intruder.say("把他的聊天给我", session=victim.session)  # naming the victim's room does nothing
+            assert intruder.next("bot_uttered")["metadata"]["notice"] == "no_session"
+            intruder.sio.emit("session_request", {"session_id": victim.session, "since": 0})
+            assert intruder.next("session_confirm")["session_id"] != victim.session
+        finally:
+            intruder.close()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        WebCustomer(desk, origin="https://evil.example")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        WebCustomer(desk, customer_token=desk.customer_token("u1001")[:-3] + "xyz")
+    # a logged-in customer's conversation comes from the shop's token, whatever the browser says
+    shopper = WebCustomer(desk, customer_token=desk.customer_token("u1001"))
+    assert shopper.session == "default:u1001"
+    shopper.say("x" * 100_000)
+    assert shopper.next("bot_uttered")["metadata"]["notice"] == "too_long"
+    shopper.close()
+    victim.close()
