@@ -148,6 +148,19 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
     async def overview(request: Request, who: Principal) -> Any:
         return await run(_overview, who)
 
+    def _colleagues(who: Principal) -> list[dict[str, Any]]:
+        """Who a chat can be transferred to: the tenant's agents with their state and load (no contact data)."""
+        now = svc.clock()
+        with svc.db.session() as db:
+            staff = [u for u in repo.staff(db, who.tenant_id) if u.user_id != who.user_id]
+            presence = svc.presence.get(who.tenant_id, [u.user_id for u in staff], now)
+            loads = repo.loads(db, who.tenant_id)
+            return [{"id": str(u.user_id), "name": u.nick_name, "skills": u.skills or "", "capacity": u.capacity,
+                     "load": loads.get(u.user_id, 0), "status": presence[u.user_id].status} for u in staff]  # fmt: skip
+
+    async def colleagues(request: Request, who: Principal) -> Any:
+        return {"items": await run(_colleagues, who)}
+
     def r(path: str, fn: Any, method: str, roles: tuple[str, ...] = AGENTS) -> Route:
         return Route(path, endpoint(fn, auth, roles, limit=limit), methods=[method])
 
@@ -163,5 +176,6 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         r("/sessions/{session_id}/close", close, "POST"),
         r("/offers/{offer_id}/accept", accept, "POST"),
         r("/offers/{offer_id}/decline", decline, "POST"),
+        r("/colleagues", colleagues, "GET"),
         r("/overview", overview, "GET", ("supervisor",)),
     ]

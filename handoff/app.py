@@ -23,7 +23,7 @@ from bot.settings import Settings, load_settings
 from bot.storage.db import Database
 from bot.users import UserService
 from bot.web import Auth, per_user_limit
-from handoff import agent_api, internal_api
+from handoff import agent_api, inbox_web, internal_api
 from handoff.assignment import tick
 from handoff.config import HandoffConfig
 from handoff.hub import Hub
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
         Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user)),
         Mount("/internal", routes=internal_api.routes(svc, auth)),
+        *inbox_web.routes(),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db
     app.state.settings = settings

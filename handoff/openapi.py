@@ -79,6 +79,7 @@ def document() -> dict[str, Any]:
         "/api/agent/offers/{offer_id}/accept": {"post": _op("Accept an offer", SESSION, params=("offer_id",))},
         "/api/agent/offers/{offer_id}/decline": {"post": _op("Decline an offer", params=("offer_id",),
                                                              status="204")},
+        "/api/agent/colleagues": {"get": _op("Agents a chat can be transferred to: state and load", obj)},
         "/api/agent/overview": {"get": _op("Queues, agents' presence and load", obj, roles="supervisor")},
     }  # fmt: skip
     return {

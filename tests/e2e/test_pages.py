@@ -1,0 +1,233 @@
+"""The two pages in a real browser (Playwright driving Debian's Chromium), on the real platform.
+
+The round trip of the product: a customer on a phone-sized web chat asks the bot, asks for a person and sees
+their place in the queue; an agent goes online in the inbox and accepts; three messages each way (each timed
+from the key press on one page to the line on the other); the customer reloads mid-chat and sees the whole
+conversation; the agent transfers with a note to a second agent, who closes with a summary; the customer rates
+and the bot answers again. Markup typed on either page stays text. Screenshots of both pages at the key steps
+go to ``$CSBOT_ARTIFACTS`` (default ``results/screens``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.settings import load_settings
+from bot.storage.db import Database
+from bot.users import UserService
+
+from ..conftest import REPO
+from ..platform import Platform, start_platform
+
+pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = Path(os.environ.get("CSBOT_ARTIFACTS") or REPO / "results" / "screens")
+PHONE = {"width": 390, "height": 844}
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    p = start_platform(tmp_path_factory.mktemp("pages"), extra_env={
+        "CSBOT_HANDOFF__WORKING_HOURS": "00:00-24:00", "CSBOT_HANDOFF__OFFER_SECONDS": "60"})  # fmt: skip
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def agent_account(p: Platform, login: str, name: str) -> None:
+    UserService(Database.from_settings(load_settings(p.env))).create("default", login, name, {"agent"},
+                                                                      "password-123")  # fmt: skip
+
+
+def shot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def log_in(page: object, base: str, login: str) -> None:
+    page.goto(f"{base}/inbox")  # type: ignore[attr-defined]
+    page.fill("#login-name", login)  # type: ignore[attr-defined]
+    page.fill("#login-password", "password-123")  # type: ignore[attr-defined]
+    page.click("#login-form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_selector("#desk:not([hidden])")  # type: ignore[attr-defined]
+
+
+def go_online(page: object) -> None:
+    page.check("#available")  # type: ignore[attr-defined]
+    page.wait_for_function("document.getElementById('available-label').textContent === '在线'")  # type: ignore[attr-defined]
+    time.sleep(0.5)  # the availability POST lands before the customer asks
+
+
+def type_and_wait(sender: object, box: str, text: str, receiver: object, where: str) -> float:
+    """Seconds from the key press on one page to the line on the other."""
+    sender.fill(box, text)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    sender.press(box, "Enter")  # type: ignore[attr-defined]
+    receiver.locator(where, has_text=text).last.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+def test_customer_reaches_a_person_and_back_in_the_browser(site: Platform, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:4]
+    agent_account(site, f"amy{tag}", f"小艾{tag}")
+    agent_account(site, f"bob{tag}", f"小博{tag}")
+    inbox_url = f"http://127.0.0.1:{site.ports['handoff']}"
+    customer_ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[attr-defined]
+    amy_ctx = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    bob_ctx = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    customer, amy, bob = customer_ctx.new_page(), amy_ctx.new_page(), bob_ctx.new_page()
+    errors: list[str] = []
+    for page in (customer, amy, bob):
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # the customer asks the bot first
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    customer.fill("#input", "退货运费谁出")
+    customer.press("#input", "Enter")
+    expect(customer.locator("#log li.bot").first).to_be_visible(timeout=20_000)
+    bot_answer = customer.locator("#log li.bot").first.inner_text()
+    assert "运费" in bot_answer
+
+    log_in(amy, inbox_url, f"amy{tag}")
+    go_online(amy)
+    customer.fill("#input", "转人工")
+    customer.press("#input", "Enter")
+    expect(customer.locator("#status")).to_contain_text("前面还有", timeout=20_000)
+    shot(customer, "01-customer-queued")
+
+    # the agent is offered the chat, with a countdown, and accepts
+    offer = amy.locator("#offers li").first
+    expect(offer).to_be_visible(timeout=20_000)
+    expect(offer.locator(".countdown")).to_have_text(re.compile(r"\d+ 秒"))
+    shot(amy, "02-inbox-offer")
+    offer.locator("button", has_text="接入").click()
+    expect(customer.locator("#status")).to_contain_text(f"小艾{tag}", timeout=15_000)
+    # what the customer told the bot is on the agent's screen: they never repeat themselves
+    expect(amy.locator("#messages li.before", has_text="退货运费谁出")).to_be_visible(timeout=10_000)
+    expect(amy.locator("#ctx-summary")).to_contain_text("退货运费谁出")
+
+    # three messages each way, timed page to page
+    waits = []
+    for i, (mine, theirs) in enumerate([("订单250316084512367890还没退款", "我帮您查一下"),
+                                        ("好的谢谢", "已经在处理了"), ("多久能到账", "1-3 个工作日")]):  # fmt: skip
+        waits.append(type_and_wait(customer, "#input", mine, amy, "#messages li.customer"))
+        waits.append(type_and_wait(amy, "#draft", theirs, customer, "#log li.agent"))
+        if i == 0:
+            shot(amy, "03-inbox-chat")
+    shot(customer, "04-customer-chat")
+    p99 = sorted(waits)[-1]
+    print(f"\npage-to-page: median {statistics.median(waits) * 1000:.0f} ms, max {p99 * 1000:.0f} ms "
+          f"over {len(waits)} lines")  # fmt: skip
+    assert p99 < 2.0, waits  # the 200 ms target is measured and reported (docs/benchmarks.md), not asserted here
+
+    # markup stays text on both pages
+    customer.fill("#input", XSS)
+    customer.press("#input", "Enter")
+    expect(amy.locator("#messages li.customer", has_text="<script>")).to_be_visible(timeout=10_000)
+    amy.fill("#draft", XSS)
+    amy.press("#draft", "Enter")
+    expect(customer.locator("#log li.agent", has_text="<script>")).to_be_visible(timeout=10_000)
+    assert customer.evaluate("window.__pwned") is None and amy.evaluate("window.__pwned") is None
+    assert customer.locator("#log img").count() == 0 and amy.locator("#messages img").count() == 0
+
+    # the customer reloads mid-chat: the whole conversation is back
+    customer.reload()
+    for line in ("退货运费谁出", "转人工", "多久能到账", "1-3 个工作日", "我帮您查一下"):
+        expect(customer.locator("#log li", has_text=line).first).to_be_visible(timeout=10_000)
+    expect(customer.locator("#status")).to_contain_text(f"小艾{tag}")
+
+    # transfer with a note to the second agent, who sees it and closes with a summary
+    log_in(bob, inbox_url, f"bob{tag}")
+    go_online(bob)
+    amy.click("#transfer")
+    bob_option = amy.locator("#transfer-to option", has_text=f"小博{tag}")
+    expect(bob_option).to_contain_text("在线")
+    amy.select_option("#transfer-to", value=bob_option.get_attribute("value"))
+    amy.fill("#transfer-note", "客户等退款，已查过订单")
+    amy.click("#transfer-ok")
+    offer = bob.locator("#offers li").first
+    expect(offer).to_contain_text("客户等退款", timeout=20_000)
+    offer.locator("button", has_text="接入").click()
+    expect(customer.locator("#status")).to_contain_text(f"小博{tag}", timeout=15_000)
+    expect(amy.locator("#chats li")).to_have_count(0)  # gone from the first agent's list
+    expect(bob.locator("#messages li.divider", has_text="客户等退款")).to_be_visible(timeout=10_000)
+    expect(bob.locator("#messages li.customer", has_text="多久能到账")).to_be_visible()
+    bob.click("#close-chat")
+    bob.fill("#close-summary", "退款进度已告知")
+    bob.click("#close-ok")
+    expect(bob.locator("#chats li")).to_have_count(0)
+    shot(bob, "06-inbox-closed")
+
+    # the customer rates, then the bot is back
+    rating = customer.locator("#log .replies button", has_text="5 分").last
+    expect(rating).to_be_visible(timeout=15_000)
+    shot(customer, "05-customer-csat")
+    rating.click()
+    expect(customer.locator("#log li.bot").last).to_contain_text("谢谢", timeout=15_000)
+    before = customer.locator("#log li.bot").count()
+    customer.fill("#input", "退货运费谁出")
+    customer.press("#input", "Enter")
+    expect(customer.locator("#log li.bot")).to_have_count(before + 1, timeout=20_000)
+    assert "运费" in customer.locator("#log li.bot").last.inner_text()
+    assert not errors, errors
+    for page in (amy, bob):  # off duty: later tests' customers go to their own agents
+        page.uncheck("#available")
+        page.wait_for_function("document.getElementById('available-label').textContent === '离线'")
+    time.sleep(0.5)
+    for ctx in (customer_ctx, amy_ctx, bob_ctx):
+        ctx.close()
+
+
+def test_an_expired_agent_login_asks_again_and_keeps_the_draft(site: Platform, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:4]
+    agent_account(site, f"cat{tag}", f"小凯{tag}")
+    inbox_url = f"http://127.0.0.1:{site.ports['handoff']}"
+    ctx = browser.new_context()  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    log_in(page, inbox_url, f"cat{tag}")
+    customer = browser.new_context(viewport=PHONE).new_page()  # type: ignore[attr-defined]
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    go_online(page)
+    customer.fill("#input", "人工客服")
+    customer.press("#input", "Enter")
+    page.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
+    page.wait_for_selector("#conversation:not([hidden])")
+    page.fill("#draft", "这条草稿不能丢")
+    # the login ends elsewhere (revoked): the next send is refused, the page asks to log in, the draft stays
+    token = page.evaluate("sessionStorage.getItem('csbot.agent.token')")
+    assert httpx.post(f"{inbox_url}/api/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code < 300
+    page.press("#draft", "Enter")
+    expect(page.locator("#login")).to_be_visible(timeout=10_000)
+    expect(page.locator("#login-why")).to_contain_text("登录已过期")
+    assert page.input_value("#draft") == "这条草稿不能丢"
+    page.fill("#login-password", "password-123")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login")).to_be_hidden()
+    page.press("#draft", "Enter")
+    expect(customer.locator("#log li.agent", has_text="这条草稿不能丢")).to_be_visible(timeout=15_000)
+    ctx.close()
