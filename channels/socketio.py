@@ -66,6 +66,12 @@ class WidgetOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"custom": json_message, **_meta(kwargs)})
 
 
+def _origins(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [o.strip() for o in value.split(",") if o.strip()]
+    return [str(o) for o in value or []]
+
+
 def _meta(kwargs: dict[str, Any]) -> dict[str, Any]:
     agent = kwargs.get("agent")
     if isinstance(agent, dict) and agent.get("name"):
@@ -102,11 +108,13 @@ class GuardedSocketIOInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedSocketIOInput:
         c = dict(credentials or {})
-        origins = c.get("allowed_origins") or []
-        if isinstance(origins, str):
-            origins = [o.strip() for o in origins.split(",") if o.strip()]
         rates = {k: c[k] for k in ("per_conversation", "per_ip") if c.get(k)}
-        return cls(Gateway.from_settings(overrides=rates), origins, c.get("user_message_evt", "user_uttered"),
+        gateway = Gateway.from_settings(overrides=rates)
+        # credentials.yml names the shop sites; settings (widget.allowed_origins, CSBOT_WIDGET__ALLOWED_ORIGINS) add
+        # a deployment's own without editing the repository's file
+        widget = gateway.settings.raw.get("widget") or {}
+        origins = _origins(c.get("allowed_origins")) + _origins(widget.get("allowed_origins"))
+        return cls(gateway, origins, c.get("user_message_evt", "user_uttered"),
                    c.get("bot_message_evt", "bot_uttered"), c.get("socketio_path", "/socket.io"),
                    c.get("metadata_key", "metadata"))  # fmt: skip
 

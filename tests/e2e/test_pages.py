@@ -9,12 +9,15 @@ go to ``$CSBOT_ARTIFACTS`` (default ``results/screens``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,7 +27,7 @@ from bot.settings import load_settings
 from bot.storage.db import Database
 from bot.users import UserService
 
-from ..conftest import REPO
+from ..conftest import REPO, free_port
 from ..platform import Platform, start_platform
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
@@ -34,13 +37,17 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = Path(os.environ.get("CSBOT_ARTIFACTS") or REPO / "results" / "screens")
 PHONE = {"width": 390, "height": 844}
+# shops' sites: real servers on loopback (Chromium refuses a public page's scripts from a loopback address)
+SHOP_PORT, EVIL_PORT = free_port(), free_port()
+SHOP = f"http://127.0.0.1:{SHOP_PORT}"
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     p = start_platform(tmp_path_factory.mktemp("pages"), extra_env={
-        "CSBOT_HANDOFF__WORKING_HOURS": "00:00-24:00", "CSBOT_HANDOFF__OFFER_SECONDS": "60"})  # fmt: skip
+        "CSBOT_HANDOFF__WORKING_HOURS": "00:00-24:00", "CSBOT_HANDOFF__OFFER_SECONDS": "60",
+        "CSBOT_WIDGET__ALLOWED_ORIGINS": SHOP})  # fmt: skip
     yield p
     p.stop()
 
@@ -231,3 +238,66 @@ def test_an_expired_agent_login_asks_again_and_keeps_the_draft(site: Platform, b
     page.press("#draft", "Enter")
     expect(customer.locator("#log li.agent", has_text="这条草稿不能丢")).to_be_visible(timeout=15_000)
     ctx.close()
+
+
+@contextlib.contextmanager
+def shop_site(port: int, site: Platform, token: str) -> Iterator[str]:
+    """A shop's own page with the one-line snippet, on its own origin."""
+    html = (f'<!doctype html><meta charset="utf-8"><title>小满优选</title><h1>小满优选</h1>'
+            f'<script src="{site.rasa_url}/webhooks/socketio/widget.js" data-customer-token="{token}" async>'
+            "</script>").encode()  # fmt: skip
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def shop_page(browser: object, url: str) -> object:
+    page = browser.new_context(viewport=PHONE).new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    return page
+
+
+def test_the_snippet_on_a_shop_page_chats_as_the_logged_in_customer(site: Platform, browser: object) -> None:
+    with shop_site(SHOP_PORT, site, site.customer_token("u1001")) as url:
+        page = shop_page(browser, url)
+        page.click("text=在线客服")
+        _chat_as_customer(page)
+
+
+def _chat_as_customer(page: object) -> None:
+    from playwright.sync_api import expect
+
+    chat = page.frame_locator("iframe[title=在线客服]")
+    chat.locator("#input").fill("订单250316084512367890到哪了")
+    chat.locator("#input").press("Enter")
+    reply = chat.locator("#log li.bot").first
+    expect(reply).to_be_visible(timeout=20_000)
+    assert "先登录" not in reply.inner_text()  # the shop's token made them a known customer
+    shot(page, "07-snippet-on-shop-page")
+    page.context.close()
+
+
+def test_the_chat_page_refuses_to_be_framed_by_a_site_not_on_the_list(site: Platform, browser: object) -> None:
+    with shop_site(EVIL_PORT, site, site.customer_token("u1001")) as url:
+        page = shop_page(browser, url)
+        page.click("text=在线客服")
+        time.sleep(3)
+        frame = next(f for f in page.frames if f != page.main_frame)
+        assert frame.evaluate("document.getElementById('input')") is None  # blocked by frame-ancestors
+        page.context.close()
