@@ -112,6 +112,9 @@ def test_customer_reaches_a_person_and_back_in_the_browser(site: Platform, brows
 
     # the customer asks the bot first
     customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    paint = customer.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    print(f"\nweb chat first contentful paint: {paint:.0f} ms")
+    assert paint < 3000  # the 1 s target is reported (docs/benchmarks.md); a loaded CI machine gets slack
     customer.fill("#input", "退货运费谁出")
     customer.press("#input", "Enter")
     expect(customer.locator("#log li.bot").first).to_be_visible(timeout=20_000)
