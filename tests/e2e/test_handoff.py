@@ -153,8 +153,9 @@ def test_a_customer_reaches_a_person_and_comes_back_to_the_bot(desk: Platform) -
     assert agents[1:4] == replies and a1.name in agents[0] and a2.name in agents[4] and len(agents) == 5
     assert [i["message"]["text"] for i in a1.seen if i["kind"] == "message" and i["message"]["from"] == "customer"] \
         == said  # fmt: skip
-    a1.ws.close()
-    a2.ws.close()
+    for a in (a1, a2):  # off duty: the next tests' customers go to their own agents
+        assert a.post("/availability", {"available": False}).status_code == 200
+        a.ws.close()
 
 
 
@@ -226,6 +227,7 @@ def test_a_web_customer_on_socketio_hears_the_agent_live(desk: Platform) -> None
         assert web.next("bot_uttered", "打个分").get("quick_replies")  # buttons arrive as quick replies
     finally:
         web.close()
+        agent.post("/availability", {"available": False})
         agent.ws.close()
 
 
