@@ -128,21 +128,25 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         summary = body.get("summary") if isinstance(body.get("summary"), str) else ""
         return (await run(svc.close, who, _id(request, "session_id"), summary)).to_json()
 
+    def _agents(db: Any, who: Principal, now: float) -> list[tuple[Any, dict[str, Any]]]:
+        """The tenant's staff, each with the state and load both the overview and a transfer show."""
+        staff = repo.staff(db, who.tenant_id)
+        presence = svc.presence.get(who.tenant_id, [u.user_id for u in staff], now)
+        loads = repo.loads(db, who.tenant_id)
+        return [(u, {"id": str(u.user_id), "name": u.nick_name, "skills": u.skills or "", "capacity": u.capacity,
+                     "load": loads.get(u.user_id, 0), "status": presence[u.user_id].status})
+                for u in staff]  # fmt: skip
+
     def _overview(who: Principal) -> dict[str, Any]:
         now = svc.clock()
         with svc.db.session() as db:
-            staff = repo.staff(db, who.tenant_id)
-            presence = svc.presence.get(who.tenant_id, [u.user_id for u in staff], now)
-            loads = repo.loads(db, who.tenant_id)
             waiting = repo.waiting(db, who.tenant_id, limit=10_000)
             groups: dict[str, dict[str, Any]] = {}
             for s in waiting:
                 g = groups.setdefault(s.skill_group or "", {"waiting": 0, "longest_wait_seconds": 0})
                 g["waiting"] += 1
                 g["longest_wait_seconds"] = max(g["longest_wait_seconds"], round(now - (s.queued_at or now)))
-            agents = [{"id": str(u.user_id), "login": u.external_id, "name": u.nick_name, "roles": u.roles,
-                       "skills": u.skills or "", "capacity": u.capacity, "load": loads.get(u.user_id, 0),
-                       "status": presence[u.user_id].status} for u in staff]  # fmt: skip
+            agents = [{**row, "login": u.external_id, "roles": u.roles} for u, row in _agents(db, who, now)]
             return {"queues": groups, "agents": agents, "open_sessions": len(repo.open_sessions(db, who.tenant_id))}
 
     async def overview(request: Request, who: Principal) -> Any:
@@ -150,13 +154,8 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
 
     def _colleagues(who: Principal) -> list[dict[str, Any]]:
         """Who a chat can be transferred to: the tenant's agents with their state and load (no contact data)."""
-        now = svc.clock()
         with svc.db.session() as db:
-            staff = [u for u in repo.staff(db, who.tenant_id) if u.user_id != who.user_id]
-            presence = svc.presence.get(who.tenant_id, [u.user_id for u in staff], now)
-            loads = repo.loads(db, who.tenant_id)
-            return [{"id": str(u.user_id), "name": u.nick_name, "skills": u.skills or "", "capacity": u.capacity,
-                     "load": loads.get(u.user_id, 0), "status": presence[u.user_id].status} for u in staff]  # fmt: skip
+            return [row for u, row in _agents(db, who, svc.clock()) if u.user_id != who.user_id]
 
     async def colleagues(request: Request, who: Principal) -> Any:
         return {"items": await run(_colleagues, who)}
