@@ -7,6 +7,7 @@ An agent sees their own sessions and their groups' queue; a supervisor sees the 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,9 +22,14 @@ from bot.web import Auth, Limiter, endpoint, json_body
 from handoff import assignment as a
 from handoff import domain as d
 from handoff import repository as repo
+from handoff import summary
 from handoff.relay import RasaRelay
+from handoff.reports import day_counts, day_start
 from handoff.service import HandoffService
+from handoff.states import State
+from knowledge.client import KnowledgeClient
 
+log = logging.getLogger(__name__)
 AGENTS = ("agent", "supervisor")
 
 
@@ -34,7 +40,8 @@ def _id(request: Request, name: str) -> int:
         raise InvalidInput(f"{name} must be a number") from None
 
 
-def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limiter | None) -> list[Route]:
+def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limiter | None,
+           knowledge: KnowledgeClient | None = None) -> list[Route]:  # fmt: skip
     def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         return asyncio.to_thread(fn, *args)
 
@@ -74,7 +81,8 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
     async def sessions(request: Request, who: Principal) -> Any:
         return {"items": await run(_sessions, who)}
 
-    def _detail(who: Principal, session_id: int) -> dict[str, Any]:
+    def _lines(who: Principal, session_id: int) -> tuple[d.SessionView, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The session, its messages with the agent, and what the customer and the bot said before."""
         import json
 
         from sqlalchemy import select
@@ -86,14 +94,43 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
                               .order_by(Message.created_at, Message.msg_id))  # fmt: skip
             during = [{"id": str(m.msg_id), "from": {0: "customer", 1: "agent", 2: "bot"}.get(m.sender_role or 0),
                        **json.loads(m.content or "{}")} for m in msgs]  # fmt: skip
+        before = relay.history(view.conversation_id) if relay else []
+        return view, during, before
+
+    def _detail(who: Principal, session_id: int) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        view, during, before = _lines(who, session_id)
+        with svc.db.session() as db:
             past = [d.view(s).to_json() for s in db.scalars(select(Session).where(
                 Session.tenant_id == who.tenant_id, Session.customer_ref == view.customer_ref,
                 Session.session_id != session_id).order_by(Session.created_at.desc()).limit(10))]  # fmt: skip
-        before = relay.history(view.conversation_id) if relay else []
-        return {"session": view.to_json(), "messages": during, "conversation": before, "past_sessions": past}
+        return {"session": view.to_json(), "messages": during, "conversation": before, "past_sessions": past,
+                "summary": summary.extractive(summary.before_handoff(before, view.queued_at))}  # fmt: skip
 
     async def detail(request: Request, who: Principal) -> Any:
         return await run(_detail, who, _id(request, "session_id"))
+
+    async def assist(request: Request, who: Principal) -> Any:
+        """Agent assist: the knowledge base's answers to the customer's latest message, each with its source,
+        and a summary of the bot part (the LLM's when one is configured, else extractive)."""
+        view, during, history = await run(_lines, who, _id(request, "session_id"))
+        before = summary.before_handoff(history, view.queued_at)
+        query = summary.latest_question(during, before)
+        out: dict[str, Any] = {"query": query, "answers": [], "sure": False,
+                               "summary": {"text": summary.extractive(before), "source": "extractive"}}  # fmt: skip
+        if knowledge is None or not (query or before):
+            return out
+        lines = [{"from": str(x.get("from")), "text": str(x.get("text") or "")[:300]} for x in before[-40:]]
+        try:
+            found = await knowledge.assist(query, who.tenant_id, lines)
+        except Exception as exc:  # the inbox works without the knowledge service; the agent is told so
+            log.warning("agent assist: the knowledge service did not answer: %s", exc)
+            return {**out, "error": "知识库暂时不可用"}
+        out["answers"], out["sure"] = found.get("answers") or [], bool(found.get("sure"))
+        if isinstance(found.get("summary"), str) and found["summary"]:
+            out["summary"] = {"text": found["summary"], "source": "llm"}
+        return out
 
     async def accept(request: Request, who: Principal) -> Any:
         return (await run(a.accept, svc, who, _id(request, "offer_id"))).to_json()
@@ -147,7 +184,13 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
                 g["waiting"] += 1
                 g["longest_wait_seconds"] = max(g["longest_wait_seconds"], round(now - (s.queued_at or now)))
             agents = [{**row, "login": u.external_id, "roles": u.roles} for u, row in _agents(db, who, now)]
-            return {"queues": groups, "agents": agents, "open_sessions": len(repo.open_sessions(db, who.tenant_id))}
+            names = {int(a["id"]): a["name"] for a in agents}
+            open_ = repo.open_sessions(db, who.tenant_id)
+            served = [{**d.view(s).to_json(), "agent_name": names.get(s.agent_id or 0, "")}
+                      for s in open_ if s.session_state != d.STATE_CODE[State.WAITING]]  # fmt: skip
+            today = day_counts(repo.day(db, who.tenant_id, day_start(now, svc.cfg.timezone)))
+            return {"queues": groups, "agents": agents, "open_sessions": len(open_), "sessions": served,
+                    "today": today.to_json()}  # fmt: skip
 
     async def overview(request: Request, who: Principal) -> Any:
         return await run(_overview, who)
@@ -169,6 +212,7 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         r("/queue", queue, "GET"),
         r("/sessions", sessions, "GET"),
         r("/sessions/{session_id}", detail, "GET"),
+        r("/sessions/{session_id}/assist", assist, "GET"),
         r("/sessions/{session_id}/take", take, "POST"),
         r("/sessions/{session_id}/messages", send, "POST"),
         r("/sessions/{session_id}/transfer", transfer, "POST"),

@@ -32,6 +32,7 @@ from handoff.presence import create_presence
 from handoff.relay import RasaRelay
 from handoff.service import CustomerChannel, HandoffService
 from handoff.ws import websocket_route
+from knowledge.client import KnowledgeClient
 
 log = logging.getLogger(__name__)
 PER_USER = "600/min"
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     limiter = create_rate_limiter(backend)
     per_user = per_user_limit(limiter, Rate.parse(str(backend.get("per_user") or PER_USER)))
     relay = RasaRelay(settings) if customer is None else None
+    knowledge = KnowledgeClient.from_settings(settings, "handoff", timeout=4.0)  # agent assist
     presence_backend = settings.backend("presence")
     # several instances share presence in Redis: they share wake-ups there too
     hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         presence.close()
         if relay is not None:
             relay.close()
+        await knowledge.aclose()
         db.dispose()
 
     async def openapi(request: Request) -> JSONResponse:
@@ -102,7 +105,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         Route("/api/agent/openapi.json", openapi),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
-        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user)),
+        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge)),
         Mount("/internal", routes=internal_api.routes(svc, auth)),
         *inbox_web.routes(),
     ], lifespan=lifespan)  # fmt: skip

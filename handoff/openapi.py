@@ -24,6 +24,21 @@ SESSION: dict[str, Any] = {
 }  # fmt: skip
 
 
+ASSIST: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "the customer's latest line that is not just 转人工"},
+        "answers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "text": {"type": "string"},
+            "kind": {"enum": ["faq", "doc"]}, "score": {"type": "number"}}}},
+        "sure": {"type": "boolean", "description": "the bot would have answered the first one by itself"},
+        "summary": {"type": "object", "properties": {"text": {"type": "string"},
+                                                     "source": {"enum": ["extractive", "llm"]}}},
+        "error": {"type": "string", "description": "present when the knowledge service did not answer"},
+    },
+}  # fmt: skip
+
+
 def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
         params: tuple[str, ...] = (), status: str = "200", roles: str = "agent, supervisor") -> dict[str, Any]:
     responses: dict[str, Any] = {
@@ -68,6 +83,9 @@ def document() -> dict[str, Any]:
         "/api/agent/sessions/{session_id}": {"get": _op("A session with its messages, the bot conversation before "
                                                         "it and the customer's past sessions", obj,
                                                         params=("session_id",))},
+        "/api/agent/sessions/{session_id}/assist": {"get": _op(
+            "Agent assist: the knowledge base's answers to the customer's latest message with their sources, and "
+            "a summary of the bot part (by the LLM when one is configured)", ASSIST, params=("session_id",))},
         "/api/agent/sessions/{session_id}/take": {"post": _op("Take a waiting session (supervisor: assign it with "
                                                               "agent_id)", SESSION, obj, ("session_id",))},
         "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer", obj, text,
@@ -80,7 +98,8 @@ def document() -> dict[str, Any]:
         "/api/agent/offers/{offer_id}/decline": {"post": _op("Decline an offer", params=("offer_id",),
                                                              status="204")},
         "/api/agent/colleagues": {"get": _op("Agents a chat can be transferred to: state and load", obj)},
-        "/api/agent/overview": {"get": _op("Queues, agents' presence and load", obj, roles="supervisor")},
+        "/api/agent/overview": {"get": _op("Queues, agents' presence and load, the chats being served and today's "
+                                           "counts", obj, roles="supervisor")},
     }  # fmt: skip
     return {
         "openapi": "3.1.0",

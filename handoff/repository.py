@@ -3,6 +3,7 @@ compare-and-set on the row's state (and version), so two handoff instances never
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.ids import new_id
 from bot.storage.models import Session, User
 from handoff.domain import OPEN_CODES, STATE_CODE, CustomerRef
 from handoff.models import AgentFeed, Offer, SessionEvent
+from handoff.reports import SessionTimes
 from handoff.states import Event, State, Transition
 
 AGENT_ROLES = ("agent", "supervisor")
@@ -72,6 +74,20 @@ def open_sessions(db: Db, tenant_id: str, agent_id: int | None = None) -> list[S
     if agent_id is not None:
         q = q.where(Session.agent_id == agent_id)
     return list(db.scalars(q.order_by(Session.queued_at)))
+
+
+def day(db: Db, tenant_id: str, since: float) -> list[SessionTimes]:
+    """The tenant's sessions queued since ``since`` (epoch seconds), as the day's counts read them."""
+    closed = STATE_CODE[State.CLOSED]
+    q = select(Session.created_at, Session.queued_at, Session.assigned_at, Session.first_response_at,
+               Session.session_state, Session.agent_id, Session.csat)  # fmt: skip
+    q = q.where(Session.tenant_id == tenant_id, Session.queued_at >= since)
+    return [SessionTimes(min(_epoch(r[0]), r[1] or since), r[1] or since, r[2], r[3], r[4] == closed, r[5], r[6])
+            for r in db.execute(q)]  # fmt: skip
+
+
+def _epoch(naive_utc: Any) -> float:
+    return float(naive_utc.replace(tzinfo=dt.timezone.utc).timestamp()) if naive_utc is not None else float("inf")
 
 
 def due(db: Db, tenant_id: str, now: float, cfg: Any, online: set[int] | None) -> list[tuple[Session, Event]]:

@@ -46,15 +46,26 @@ class KnowledgeClient:
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KnowledgeClient:
-        tokens = ServiceTokens(settings.keyring, "actions", settings.service_token_seconds)
-        return cls(settings.services.url("knowledge"), tokens)
+    def from_settings(cls, settings: Settings, caller: str = "actions", timeout: float = 5.0) -> KnowledgeClient:
+        tokens = ServiceTokens(settings.keyring, caller, settings.service_token_seconds)
+        return cls(settings.services.url("knowledge"), tokens, timeout)
+
+    async def _post(self, path: str, body: dict[str, Any], tenant_id: str) -> Any:
+        resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+        if resp.status_code == 401:
+            self.tokens.forget(tenant_id)
+            resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+        resp.raise_for_status()
+        return resp.json()
 
     async def answer(self, query: str, tenant_id: str, conversation_id: str | None = None) -> AnswerView:
         body = {"query": query, "conversation_id": conversation_id}
-        resp = await self._client.post("/answer", json=body, headers=self.tokens.headers(tenant_id))
-        if resp.status_code == 401:
-            self.tokens.forget(tenant_id)
-            resp = await self._client.post("/answer", json=body, headers=self.tokens.headers(tenant_id))
-        resp.raise_for_status()
-        return AnswerView.from_json(resp.json())
+        return AnswerView.from_json(await self._post("/answer", body, tenant_id))
+
+    async def assist(self, query: str, tenant_id: str, conversation: list[dict[str, str]]) -> dict[str, Any]:
+        """Agent assist: ``{"answers": [{id, title, text, kind, score}], "sure", "summary": str | None}``."""
+        out = await self._post("/assist", {"query": query, "conversation": conversation}, tenant_id)
+        return out if isinstance(out, dict) else {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -5,14 +5,18 @@ that changes the knowledge base. Routes:
 
 * ``GET /health`` — 200 when a live index version answers, 503 otherwise
 * ``POST /answer {"query", "conversation_id"?}`` — for the action server: role ``service``, the token's tenant
+* ``POST /assist {"query", "conversation"?}`` — agent assist for the handoff service: the top answers with their
+  sources, and an LLM summary of the conversation when an LLM is configured (``knowledge.assist``)
 * ``/api/kb/...`` — the admin API (role ``kb_admin``), see ``knowledge.api``
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,8 +31,10 @@ from bot.settings import Settings, load_settings
 from bot.users import UserService
 from bot.web import Auth, endpoint, json_body, per_user_limit
 from knowledge import api
+from knowledge.assist import suggest
 from knowledge.service import KnowledgeService
 
+log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 2000
 MAX_BODY_BYTES = 64 * 1024
 
@@ -59,6 +65,23 @@ def create_app(settings: Settings | None = None, service: KnowledgeService | Non
                                       str(conv)[:128] if conv else None)  # fmt: skip
         return JSONResponse(ans.to_dict())
 
+    def _assist(query: str, lines: list[Any], tenant_id: str) -> dict[str, Any]:
+        answers, sure = suggest(svc, query[:MAX_QUERY_CHARS], tenant_id) if query.strip() else ([], False)
+        summary = None
+        if lines and svc.summarizer is not None:
+            try:
+                summary = svc.summarizer.summarize(lines)
+            except Exception as exc:  # timeout, HTTP error: the caller writes the extractive summary instead
+                log.warning("LLM summary failed: %s", exc)
+        return {"answers": [a.to_dict() for a in answers], "sure": sure, "summary": summary}
+
+    async def assist(request: Request, principal: Principal) -> JSONResponse:
+        body = await json_body(request, MAX_BODY_BYTES, empty_ok=False)
+        query, lines = body.get("query", ""), body.get("conversation") or []
+        if not isinstance(query, str) or not isinstance(lines, list):
+            raise InvalidInput('expected {"query": "...", "conversation": [{"from": ..., "text": ...}]}')
+        return JSONResponse(await asyncio.to_thread(_assist, query, lines, principal.tenant_id))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(svc.migrate)
@@ -72,6 +95,7 @@ def create_app(settings: Settings | None = None, service: KnowledgeService | Non
         routes=[
             Route("/health", health),
             Route("/answer", endpoint(answer, auth, ("service",), audience=SERVICE), methods=["POST"]),
+            Route("/assist", endpoint(assist, auth, ("service",), audience=SERVICE), methods=["POST"]),
             Mount("/api/kb", app=api.create_app(settings, svc, auth, per_user)),
         ],
         lifespan=lifespan,

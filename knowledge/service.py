@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.storage.db import Database
 from knowledge import repository as repo
 from knowledge.answer import CLARIFY, LlmAnswerer, Passage, citation_for, create_answerer, grounded_text
+from knowledge.assist import LlmSummarizer
 from knowledge.cache import AnswerCache
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings.base import Embedder
@@ -133,6 +134,12 @@ class KnowledgeService:
     def llm(self) -> LlmAnswerer | None:
         t, o = self.backends["llm"]
         return create_answerer(t, o)
+
+    @cached_property
+    def summarizer(self) -> LlmSummarizer | None:
+        """Agent assist's conversation summary: only an OpenAI-compatible ``llm`` writes one."""
+        t, o = self.backends["llm"]
+        return LlmSummarizer.from_options(o) if t == "openai" else None
 
     @cached_property
     def judge(self) -> LlmJudge | None:

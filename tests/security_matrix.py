@@ -66,6 +66,7 @@ ROUTES: tuple[R, ...] = (
     # knowledge service
     R("knowledge", "GET", "/health", "public"),
     R("knowledge", "POST", "/answer", ("service",), audience="service"),
+    R("knowledge", "POST", "/assist", ("service",), audience="service"),
     R("knowledge", "GET", "/api/kb/faqs", KB),
     R("knowledge", "POST", "/api/kb/faqs", KB),
     R("knowledge", "GET", "/api/kb/faqs/matrix-none", KB),
@@ -94,6 +95,7 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "GET", "/api/agent/queue", AGENTS),
     R("handoff", "GET", "/api/agent/sessions", AGENTS),
     R("handoff", "GET", "/api/agent/sessions/1", AGENTS),
+    R("handoff", "GET", "/api/agent/sessions/1/assist", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/take", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/messages", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/transfer", AGENTS),
@@ -101,6 +103,7 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/agent/offers/1/accept", AGENTS),
     R("handoff", "POST", "/api/agent/offers/1/decline", AGENTS),
     R("handoff", "GET", "/api/agent/colleagues", AGENTS),
+    R("handoff", "GET", "/api/agent/overview", ("supervisor",)),
     R("handoff", "GET", "/inbox", "public"),
     R("handoff", "GET", "/inbox/static/inbox.js", "public"),
     R("handoff", "POST", "/internal/handoff", ("service",), audience="service"),

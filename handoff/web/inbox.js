@@ -15,7 +15,6 @@
     "退货申请已经帮您提交了，快递上门取件后 1-3 天退款到账。",
     "还有其他可以帮您的吗？没有的话祝您生活愉快～"
   ];
-  var ORDER_RE = /\d{12,20}/g;
   // an anonymous web visitor's id is a random conversation id: show a short handle instead
   function customerName(c) { return c.name || (/^w-/.test(c.id) ? "访客 " + c.id.slice(2, 8) : c.id); }
 
@@ -88,7 +87,8 @@
     var available = store.getItem("csbot.agent.available") === "1";
     $("available").checked = available;
     setAvailable(available, true);
-    api("GET", "/api/agent/sessions").then(function (d) { d.items.forEach(addChat); renderChats(); }).catch(fail);
+    // a supervisor's /sessions lists the whole shop's: the chats column holds only their own
+    api("GET", "/api/agent/sessions").then(function (d) { d.items.forEach(function (s) { if (s.agent_id === me.id) addChat(s); }); renderChats(); }).catch(fail);
     refreshQueue();
     connect();
     timers.push(setInterval(function () { if (token) api("POST", "/api/agent/heartbeat").catch(function () {}); }, 20000));
@@ -131,7 +131,10 @@
       var chat = chats[item.session_id];
       if (!chat) return;
       if (chat.loaded) appendLine(chat, item.message);
-      if (item.message.from === "customer") { chat.last = item.message.text; if (selected !== chat.id) { chat.unread++; beep(); } }
+      if (item.message.from === "customer") {
+        chat.last = item.message.text;
+        if (selected !== chat.id) { chat.unread++; beep(); } else { clearTimeout(assistTimer); assistTimer = setTimeout(function () { assist(chat.id); }, 300); }
+      }
       renderChats();
       return;
     }
@@ -145,8 +148,10 @@
         if (s.state === "closed" || s.agent_id !== me.id) removeChat(s.id, s.state === "closed" ? "会话已结束" : "会话已转出");
       }
       renderChats(); refreshQueue();
+      if (!$("supervisor").hidden) { clearTimeout(agentsTimer); agentsTimer = setTimeout(refreshAgents, 300); }
     }
   }
+  var agentsTimer = null;
 
   // ---- offers ------------------------------------------------------------------------------------------------
   function showOffer(item) {
@@ -246,7 +251,8 @@
       before.forEach(function (l) { appendLine(c, { from: l.from, text: l.text, agent: l.agent }, true); });
       appendDivider("转人工" + (d.session.transfer_note ? " · 转接备注：" + d.session.transfer_note : ""));
       d.messages.forEach(function (m) { appendLine(c, m); });
-      context(d, before);
+      context(d);
+      assist(id);
     }).catch(fail);
   }
 
@@ -270,19 +276,12 @@
   }
   function scrollDown() { var m = $("messages"); m.scrollTop = m.scrollHeight; }
 
-  // the context panel: who, what the bot part was about (extractive), earlier sessions
-  function context(d, before) {
+  // the context panel: who, what the bot part was about (summarised by the server), earlier sessions
+  function context(d) {
     var c = d.session.customer;
     $("ctx-customer").textContent = customerName(c) + "\n" + d.session.channel + (c.tags.length ? "\n标签：" + c.tags.join("、") : "");
-    var asked = before.filter(function (l) { return l.from === "customer" && l.text.charAt(0) !== "/"; }).map(function (l) { return l.text; });
-    var orders = [];
-    before.forEach(function (l) { (l.text.match(ORDER_RE) || []).forEach(function (o) { if (orders.indexOf(o) < 0) orders.push(o); }); });
-    var answered = before.filter(function (l) { return l.from === "bot"; }).map(function (l) { return l.text; });
-    var lines = [];
-    if (asked.length) lines.push("客户问了：" + asked.slice(-4).join(" / "));
-    if (orders.length) lines.push("订单号：" + orders.join("、"));
-    if (answered.length) lines.push("机器人最后回答：" + answered[answered.length - 1].slice(0, 120));
-    $("ctx-summary").textContent = lines.join("\n") || "（没有机器人对话）";
+    $("ctx-summary").textContent = d.summary || "（没有机器人对话）";
+    $("ctx-summary-source").textContent = "";
     var past = $("ctx-past"); past.textContent = "";
     d.past_sessions.forEach(function (p) {
       var li = document.createElement("li");
@@ -291,6 +290,39 @@
     });
     if (!d.past_sessions.length) past.textContent = "（第一次来）";
   }
+
+  // agent assist: the knowledge base's answers to the customer's latest message, one click to put in the draft
+  var assistTimer = null;
+  function assist(id) {
+    if (id !== selected) return;
+    api("GET", "/api/agent/sessions/" + id + "/assist").then(function (a) {
+      if (selected !== id) return;
+      $("assist-query").textContent = a.error ? a.error : a.query ? "客户：" + a.query : "";
+      if (a.summary && a.summary.text) {
+        $("ctx-summary").textContent = a.summary.text;
+        $("ctx-summary-source").textContent = a.summary.source === "llm" ? "（大模型总结）" : "";
+      }
+      var ol = $("assist"); ol.textContent = "";
+      a.answers.forEach(function (x, i) {
+        var li = document.createElement("li");
+        var t = document.createElement("b"); t.textContent = x.title; li.appendChild(t);
+        var src = document.createElement("span"); src.className = "small";
+        src.textContent = " · " + (x.kind === "faq" ? "FAQ " : "文档 ") + x.id + (i === 0 && a.sure ? " · 机器人有把握" : "");
+        li.appendChild(src);
+        var body = document.createElement("p"); body.textContent = x.text; li.appendChild(body);
+        var use = document.createElement("button"); use.type = "button"; use.textContent = "插入";
+        use.addEventListener("click", function () {
+          var draft = $("draft");
+          draft.value = draft.value ? draft.value + "\n" + x.text : x.text;
+          saveDraft(); draft.focus();
+        });
+        li.appendChild(use);
+        ol.appendChild(li);
+      });
+      if (!a.answers.length && !a.error) $("assist-query").textContent += a.query ? "（知识库里没有找到）" : "";
+    }).catch(fail);
+  }
+  $("assist-refresh").addEventListener("click", function () { if (selected) assist(selected); });
 
   // ---- writing -----------------------------------------------------------------------------------------------
   function saveDraft() { if (selected) keep.setItem("csbot.draft." + selected, $("draft").value); }
@@ -313,32 +345,50 @@
     }).catch(fail);  // on failure (or an expired login) the draft stays where it was
   });
 
-  // ---- transfer and close ------------------------------------------------------------------------------------
-  $("transfer").addEventListener("click", function () {
+  // ---- transfer and close (an agent: the open chat; a supervisor: any chat, from the 服务中 list) -------------
+  var target = null, assigning = false;
+  function openTransfer(id, assign) {
+    target = id; assigning = !!assign;
     api("GET", "/api/agent/colleagues").then(function (d) {
       var sel = $("transfer-to"); sel.textContent = "";
-      var anyone = document.createElement("option"); anyone.value = ""; anyone.textContent = "任意在线同事（排队）"; sel.appendChild(anyone);
+      if (!assigning) { var anyone = document.createElement("option"); anyone.value = ""; anyone.textContent = "任意在线同事（排队）"; sel.appendChild(anyone); }
       d.items.sort(function (a, b) { return (a.status === "online" ? 0 : 1) - (b.status === "online" ? 0 : 1); });
       d.items.forEach(function (a) {
         var o = document.createElement("option"); o.value = a.id;
         o.textContent = a.name + "（" + (a.status === "online" ? "在线" : a.status === "busy" ? "忙碌" : "离线") + " · " + a.load + "/" + a.capacity + "）";
         sel.appendChild(o);
       });
-      $("transfer-note").value = ""; $("transfer-dialog").showModal();
+      $("transfer-title").textContent = assigning ? "指派给坐席" : "转接会话";
+      $("transfer-ok").textContent = assigning ? "指派" : "转接";
+      $("transfer-note").value = ""; $("transfer-note").disabled = assigning;
+      $("transfer-dialog").showModal();
     }).catch(fail);
-  });
+  }
+  function openClose(id, forced) {
+    target = id;
+    $("close-title").textContent = forced ? "强制结束会话" : "结束会话";
+    $("close-summary").value = forced ? "主管结束：" : "";
+    $("close-dialog").showModal();
+  }
+  function done(id, why) { if (chats[id]) removeChat(id, why); renderChats(); refreshQueue(); if (!$("supervisor").hidden) refreshAgents(); }
+  $("transfer").addEventListener("click", function () { openTransfer(selected); });
   $("transfer-cancel").addEventListener("click", function () { $("transfer-dialog").close(); });
   $("transfer-form").addEventListener("submit", function () {
-    var id = selected, body = { note: $("transfer-note").value };
-    if ($("transfer-to").value) body.agent_id = $("transfer-to").value;
-    api("POST", "/api/agent/sessions/" + id + "/transfer", body).then(function () { removeChat(id, "已转接"); renderChats(); }).catch(fail);
+    var id = target, to = $("transfer-to").value;
+    if (assigning) {
+      api("POST", "/api/agent/sessions/" + id + "/take", { agent_id: to }).then(function () { done(id, "已指派"); }).catch(fail);
+      return;
+    }
+    var body = { note: $("transfer-note").value };
+    if (to) body.agent_id = to;
+    api("POST", "/api/agent/sessions/" + id + "/transfer", body).then(function () { done(id, "已转接"); }).catch(fail);
   });
-  $("close-chat").addEventListener("click", function () { $("close-summary").value = ""; $("close-dialog").showModal(); });
+  $("close-chat").addEventListener("click", function () { openClose(selected, false); });
   $("close-cancel").addEventListener("click", function () { $("close-dialog").close(); });
   $("close-form").addEventListener("submit", function () {
-    var id = selected;
+    var id = target;
     api("POST", "/api/agent/sessions/" + id + "/close", { summary: $("close-summary").value }).then(function () {
-      keep.removeItem("csbot.draft." + id); removeChat(id, "会话已结束"); renderChats();
+      keep.removeItem("csbot.draft." + id); done(id, "会话已结束");
     }).catch(fail);
   });
 
@@ -361,18 +411,41 @@
           api("POST", "/api/agent/sessions/" + s.id + "/take").then(function (view) { addChat(view); renderChats(); select(view.id); refreshQueue(); }).catch(fail);
         });
         li.appendChild(take);
+        if (!$("supervisor").hidden) {
+          var give = document.createElement("button"); give.textContent = "指派";
+          give.addEventListener("click", function () { openTransfer(s.id, true); });
+          li.appendChild(give);
+        }
         ul.appendChild(li);
       });
     }).catch(fail);
   }
   function refreshAgents() {
     api("GET", "/api/agent/overview").then(function (d) {
+      var t = d.today, mins = function (x) { return x === null ? "—" : x < 60 ? Math.round(x) + " 秒" : (x / 60).toFixed(1) + " 分钟"; };
+      $("today").textContent = "转人工 " + t.requests + " · 已接待 " + t.served + " · 放弃 " + t.abandoned + " · 排队 " + t.waiting +
+        "\n平均等待 " + mins(t.avg_wait_seconds) + " · 平均首响 " + mins(t.avg_first_response_seconds) +
+        " · 满意度 " + (t.csat_avg === null ? "—" : t.csat_avg + "（" + t.csat_count + " 人评价）");
       var ul = $("agents"); ul.textContent = "";
-      var head = document.createElement("li"); head.textContent = "进行中会话 " + d.open_sessions; ul.appendChild(head);
       d.agents.forEach(function (a) {
         var li = document.createElement("li");
         li.textContent = a.name + " · " + (a.status === "online" ? "在线" : a.status === "busy" ? "忙碌" : "离线") + " · " + a.load + "/" + a.capacity;
         ul.appendChild(li);
+      });
+      var served = $("served"); served.textContent = "";
+      $("served-count").textContent = d.sessions.length ? "(" + d.sessions.length + ")" : "";
+      d.sessions.forEach(function (s) {
+        var li = document.createElement("li"); li.dataset.session = s.id;
+        var b = document.createElement("b"); b.textContent = customerName(s.customer); li.appendChild(b);
+        var m = document.createElement("div"); m.className = "small";
+        m.textContent = (s.agent_name || "?") + " · " + (STATES[s.state] || s.state) + " · " + (REASONS[s.reason] || s.reason);
+        li.appendChild(m);
+        var move = document.createElement("button"); move.textContent = "改派";
+        move.addEventListener("click", function () { openTransfer(s.id); });
+        var end = document.createElement("button"); end.textContent = "强制结束";
+        end.addEventListener("click", function () { openClose(s.id, true); });
+        li.appendChild(move); li.appendChild(end);
+        served.appendChild(li);
       });
     }).catch(fail);
   }

@@ -112,6 +112,8 @@ def test_customer_reaches_a_person_and_back_in_the_browser(site: Platform, brows
 
     # the customer asks the bot first
     customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    # the load event can come before the paint entry is recorded (a cold browser's first page)
+    customer.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
     paint = customer.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
     print(f"\nweb chat first contentful paint: {paint:.0f} ms")
     assert paint < 3000  # the 1 s target is reported (docs/benchmarks.md); a loaded CI machine gets slack
@@ -138,6 +140,13 @@ def test_customer_reaches_a_person_and_back_in_the_browser(site: Platform, brows
     # what the customer told the bot is on the agent's screen: they never repeat themselves
     expect(amy.locator("#messages li.before", has_text="退货运费谁出")).to_be_visible(timeout=10_000)
     expect(amy.locator("#ctx-summary")).to_contain_text("退货运费谁出")
+    # agent assist: the knowledge base's answers to what the customer asked, with their sources, one click away
+    expect(amy.locator("#assist-query")).to_contain_text("退货运费谁出", timeout=15_000)
+    suggestion = amy.locator("#assist li").first
+    expect(suggestion).to_contain_text("运费")
+    expect(suggestion).to_contain_text(re.compile(r"(FAQ|文档) \S+"))
+    suggestion.locator("button", has_text="插入").click()
+    assert amy.input_value("#draft") == suggestion.locator("p").inner_text()
 
     # three messages each way, timed page to page
     waits = []
@@ -241,6 +250,46 @@ def test_an_expired_agent_login_asks_again_and_keeps_the_draft(site: Platform, b
     page.press("#draft", "Enter")
     expect(customer.locator("#log li.agent", has_text="这条草稿不能丢")).to_be_visible(timeout=15_000)
     ctx.close()
+
+
+def test_a_supervisor_sees_the_day_and_ends_a_chat_an_agent_holds(site: Platform, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:4]
+    agent_account(site, f"dan{tag}", f"小丹{tag}")
+    UserService(Database.from_settings(load_settings(site.env))).create("default", f"boss{tag}", f"主管{tag}",
+                                                                         {"supervisor"}, "password-123")  # fmt: skip
+    inbox_url = f"http://127.0.0.1:{site.ports['handoff']}"
+    agent_ctx, boss_ctx = browser.new_context(), browser.new_context()  # type: ignore[attr-defined]
+    agent, boss = agent_ctx.new_page(), boss_ctx.new_page()
+    customer_ctx = browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
+    customer = customer_ctx.new_page()
+    log_in(agent, inbox_url, f"dan{tag}")
+    go_online(agent)
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    customer.fill("#input", "找人工")
+    customer.press("#input", "Enter")
+    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
+    expect(customer.locator("#status")).to_contain_text(f"小丹{tag}", timeout=15_000)
+
+    log_in(boss, inbox_url, f"boss{tag}")
+    expect(boss.locator("#supervisor")).to_be_visible()
+    expect(boss.locator("#today")).to_contain_text(re.compile(r"转人工 [1-9]\d* · 已接待 [1-9]"))
+    expect(boss.locator("#agents li", has_text=f"小丹{tag}")).to_contain_text("1/")
+    row = boss.locator("#served li", has_text=f"小丹{tag}")
+    expect(row).to_have_count(1, timeout=10_000)
+    expect(boss.locator("#chats li")).to_have_count(0)  # the agent's chat is not the supervisor's own
+    shot(boss, "07-inbox-supervisor")
+    row.locator("button", has_text="强制结束").click()
+    expect(boss.locator("#close-summary")).to_have_value("主管结束：")
+    boss.click("#close-ok")
+    expect(agent.locator("#messages li.divider", has_text="会话已结束")).to_be_visible(timeout=15_000)
+    expect(customer.locator("#log .replies button", has_text="5 分").last).to_be_visible(timeout=15_000)
+    expect(boss.locator("#served li", has_text=f"小丹{tag}")).to_have_count(0, timeout=10_000)
+    agent.uncheck("#available")
+    agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
+    for ctx in (agent_ctx, boss_ctx, customer_ctx):
+        ctx.close()
 
 
 @contextlib.contextmanager

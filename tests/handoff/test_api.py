@@ -124,3 +124,61 @@ def test_websocket_needs_a_token_and_is_closed_when_it_floods(api: tuple[TestCli
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
         assert closed.value.code == 1008
+
+
+def test_assist_finds_the_customers_question_and_says_when_the_knowledge_base_is_away(
+        api: tuple[TestClient, Customers, Settings]) -> None:  # fmt: skip
+    c, _, settings = api  # no knowledge service runs here: the panel says so, the chat goes on
+    agent = login(c, settings, "xiaozhao", {"agent"})
+    other = login(c, settings, "xiaoqian", {"agent"})
+    c.post("/api/agent/heartbeat", headers=agent)
+    ask(c, settings, "c-assist")
+    sid = c.get("/api/agent/queue", headers=agent).json()["items"][0]["id"]
+    assert c.post(f"/api/agent/sessions/{sid}/take", headers=agent).status_code == 200
+    c.post("/internal/events", headers=service(settings),
+           json={"events": [{"conversation_id": "c-assist", "text": "衣服洗了掉色能退吗", "intent": "inform"},
+                            {"conversation_id": "c-assist", "text": "人工！", "intent": "request_human"}]})  # fmt: skip
+    r = c.get(f"/api/agent/sessions/{sid}/assist", headers=agent)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"] == "衣服洗了掉色能退吗" and body["answers"] == [] and body["error"] == "知识库暂时不可用"
+    assert body["summary"]["source"] == "extractive"
+    assert c.get(f"/api/agent/sessions/{sid}/assist", headers=other).status_code == 403
+    assert c.get("/api/agent/sessions/123/assist", headers=agent).status_code == 404
+    assert c.get(f"/api/agent/sessions/{sid}/assist").status_code == 401
+
+
+def test_a_supervisor_sees_todays_counts_reassigns_and_force_closes(
+        api: tuple[TestClient, Customers, Settings]) -> None:  # fmt: skip
+    c, customers, settings = api
+    boss = login(c, settings, "zhuguan", {"supervisor"})
+    first, second = login(c, settings, "xiaoli", {"agent"}), login(c, settings, "xiaoma", {"agent"})
+    ids = {n: c.get("/api/auth/me", headers=h).json()["id"] for n, h in (("first", first), ("second", second))}
+    c.post("/api/agent/heartbeat", headers=first)
+    c.post("/api/agent/heartbeat", headers=second)
+    for conv in ("s1", "s2", "s3"):
+        ask(c, settings, conv)
+    queue = c.get("/api/agent/queue", headers=boss).json()["items"]
+    assert c.post(f"/api/agent/sessions/{queue[0]['id']}/take", headers=boss,
+                  json={"agent_id": ids["first"]}).json()["agent_id"] == ids["first"]  # fmt: skip
+    left = {"conversation_id": queue[1]["conversation_id"], "text": "不用了", "intent": "deny"}
+    c.post("/internal/events", headers=service(settings), json={"events": [left]})
+    over = c.get("/api/agent/overview", headers=boss).json()
+    assert over["today"] | {"avg_wait_seconds": None} == {
+        "requests": 3, "served": 1, "abandoned": 1, "waiting": 1, "closed": 1, "avg_wait_seconds": None,
+        "avg_first_response_seconds": None, "csat_avg": None, "csat_count": 0}  # fmt: skip
+    assert [(s["id"], s["agent_name"]) for s in over["sessions"]] == [(queue[0]["id"], "客服xiaoli")]
+    # reassign an active chat to another agent, then end it as the supervisor: the customer is told both
+    sid = queue[0]["id"]
+    moved = c.post(f"/api/agent/sessions/{sid}/transfer", headers=boss,
+                   json={"agent_id": ids["second"], "note": "她熟悉"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "waiting"  # offered to the second agent, who may accept or decline
+    given = c.post(f"/api/agent/sessions/{sid}/take", headers=boss, json={"agent_id": ids["second"]})
+    assert given.json()["agent_id"] == ids["second"] and given.json()["state"] == "active"
+    assert c.get(f"/api/agent/sessions/{sid}/assist", headers=first).status_code == 403
+    forced = c.post(f"/api/agent/sessions/{sid}/close", headers=boss, json={"summary": "主管结束：重复会话"})
+    assert forced.json()["state"] == "closed" and forced.json()["summary"] == "主管结束：重复会话"
+    assert c.get("/api/agent/overview", headers=boss).json()["today"]["closed"] == 2
+    assert c.get("/api/agent/overview", headers=first).status_code == 403
+    assert any("转接" in t or "同事" in t for t in customers.texts(queue[0]["conversation_id"]))
