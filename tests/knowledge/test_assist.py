@@ -15,8 +15,12 @@ from knowledge.service import KnowledgeService
 from tests.knowledge.conftest import SMALL_FAQ, make_settings, write_jsonl
 from tests.knowledge.fake_llm import FakeOpenAI
 
-DIALOGUE = [{"from": "customer", "text": "我想退货 电话13812345678"}, {"from": "bot", "text": "在订单详情页点击申请售后即可退货。"},
-            {"from": "customer", "text": "/request_human"}, {"from": "customer", "text": "转人工"}]  # fmt: skip
+DIALOGUE = [
+    {"from": "customer", "text": "我想退货 电话13812345678"},
+    {"from": "bot", "text": "在订单详情页点击申请售后即可退货。"},
+    {"from": "customer", "text": "/request_human"},
+    {"from": "customer", "text": "转人工"},
+]
 
 
 def client_for(svc: KnowledgeService, home: Path) -> tuple[TestClient, Callable[[str], dict[str, str]]]:
@@ -74,6 +78,7 @@ def test_transcript_keeps_the_tail_masks_pii_and_drops_payloads() -> None:
     lines = [{"from": "customer", "text": f"第{i}句"} for i in range(60)] + [{"from": "bot", "text": " "}, "x"]
     text = transcript(lines)  # type: ignore[arg-type]
     assert text.splitlines()[0] == "顾客：第20句" and text.splitlines()[-1] == "顾客：第59句"
-    assert transcript(DIALOGUE).splitlines() == ["顾客：" + transcript([DIALOGUE[0]]).split("：", 1)[1],
-                                                  "机器人：在订单详情页点击申请售后即可退货。", "顾客：转人工"]  # fmt: skip
+    masked_first = "顾客：" + transcript([DIALOGUE[0]]).split("：", 1)[1]
+    bot_line = "机器人：在订单详情页点击申请售后即可退货。"
+    assert transcript(DIALOGUE).splitlines() == [masked_first, bot_line, "顾客：转人工"]
     assert "13812345678" not in transcript(DIALOGUE)
