@@ -39,6 +39,7 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "tracker_store": ("sql", "redis"),
     "lock_store": ("in_memory", "redis"),
     "orders": ("demo", "http"),
+    "files": ("local", "s3"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -73,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "tracker_store": {"type": "sql"},
     "lock_store": {"type": "in_memory"},
     "orders": {"type": "demo"},
+    # images and PDFs customers and agents send (bot/files): max_mb, link_days, public_url, s3 options
+    "files": {"type": "local"},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
 }

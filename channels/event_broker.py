@@ -17,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import aiohttp
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.files.links import attachment_of
 from bot.identity import seal_secret, unseal
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, home_secret, load_settings
 from bot.tokens import ServiceTokens
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class HandoffEventBroker(EventBroker):
         self.url = (url or settings.services.url("handoff")).rstrip("/") + "/internal/events"
         self.tokens = ServiceTokens(settings.keyring, "rasa-broker", settings.service_token_seconds)
         self._secret = seal_secret(settings)
+        self._file_secret = home_secret(settings, "file-links")
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -55,6 +58,9 @@ class HandoffEventBroker(EventBroker):
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         item = {"conversation_id": conversation, "text": str(event["text"])[:2000], "intent": intent,
                 "at": event.get("timestamp")}  # fmt: skip
+        file = attachment_of((event.get("metadata") or {}).get("file"), tenant, self._file_secret, time.time())
+        if file:  # a photo or PDF the channel checked: the agent sees it, not the /send_file payload
+            item["file"] = file
         if self._queue.full():
             dropped = self._queue.get_nowait()
             log.warning("handoff relay queue full; dropped a message of %s", dropped[1]["conversation_id"])

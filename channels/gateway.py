@@ -66,6 +66,7 @@ class Gateway:
     def metadata(self, customer: Customer, conversation_id: str, client: Any) -> dict[str, Any]:
         """The client's metadata without identity claims, plus the sealed identity for the actions."""
         out = strip_claims(client)
+        out.pop("file", None)  # a file rides along only when the channel checked its link (channels.socketio)
         out["csbot_identity"] = seal(customer, conversation_id, seal_secret(self.settings))
         return out
 

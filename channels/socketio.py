@@ -21,6 +21,7 @@ Runs in the Rasa server (Python 3.10). The page and the snippet are served here 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint, Sanic
 from socketio import AsyncServer
 
+from bot.files.links import attachment_of
+from bot.files.service import FileService
 from bot.identity import IdentityError
 from bot.settings import home_secret
 from channels import widget_session as ws
@@ -38,6 +41,8 @@ from channels.sanitize import EMPTY_REPLY, MAX_MESSAGE_CHARS, clean_text
 
 log = logging.getLogger(__name__)
 
+BAD_FILE = "文件没有发出去（链接无效或已过期），请重新选择文件～"
+FILE_PAYLOAD = "/send_file"  # the intent a file message carries (data/rules.yml); the file is in the metadata
 TOO_LONG = "消息太长啦（最多 {limit} 个字），分几条发给我吧～"
 NO_SESSION = "连接已过期，请刷新页面后再试～"
 HISTORY_LIMIT = 200
@@ -64,6 +69,11 @@ class WidgetOutput(SocketIOOutput):
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message, **_meta(kwargs)})
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        # Rasa's drops who sent it: an agent's photo would show as the bot's
+        message = {"attachment": {"type": "image", "payload": {"src": image}}, **_meta(kwargs)}
+        await self._send_message(recipient_id, message)
 
 
 def _origins(value: Any) -> list[str]:
@@ -100,6 +110,7 @@ class GuardedSocketIOInput(InputChannel):
         self.socketio_path, self.metadata_key = socketio_path, metadata_key
         self.sio: AsyncServer | None = None
         self.app: Sanic | None = None
+        self._files: FileService | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -129,6 +140,16 @@ class GuardedSocketIOInput(InputChannel):
 
     def _secret(self) -> str:
         return home_secret(self.gateway.settings, "widget-session")
+
+    def file_secret(self) -> str:
+        return home_secret(self.gateway.settings, "file-links")
+
+    @property
+    def files(self) -> FileService:
+        """Where customers' uploads go (``bot.files``; the same store the handoff service serves from)."""
+        if self._files is None:
+            self._files = FileService.from_settings(self.gateway.settings)
+        return self._files
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # CORS is decided in connect() (Origin allow-list); engine.io's own check is off. 256 KB per packet:
@@ -194,6 +215,13 @@ class GuardedSocketIOInput(InputChannel):
                 await self._tell(sid, NO_SESSION, error="no_session")
                 return
             raw = data.get("message")
+            file = None
+            if data.get("file") is not None:  # a photo or PDF uploaded first (/webhooks/socketio/upload)
+                file = attachment_of(data["file"], bound.customer.tenant_id, self.file_secret(), time.time())
+                if file is None:
+                    await self._tell(sid, BAD_FILE, error="bad_file")
+                    return
+                raw = FILE_PAYLOAD
             if not isinstance(raw, str):
                 await self._tell(sid, EMPTY_REPLY, error="empty")
                 return
@@ -211,7 +239,10 @@ class GuardedSocketIOInput(InputChannel):
                 return
             client_meta = data.get(self.metadata_key) or data.get("customData")
             metadata = self.gateway.metadata(bound.customer, conversation, client_meta)
-            await sio.emit("csbot_echo", {"text": text}, room=conversation, skip_sid=sid)
+            if file:
+                metadata["file"] = file
+            await sio.emit("csbot_echo", {"text": text, **({"file": file} if file else {})}, room=conversation,
+                           skip_sid=sid)  # fmt: skip
             output = WidgetOutput(sio, self.bot_message_evt)
             try:
                 await on_new_message(UserMessage(text, output, conversation, input_channel=self.name(),
@@ -240,7 +271,11 @@ def history_items(events: Any, since: float, limit: int = HISTORY_LIMIT) -> list
         if kind not in ("user", "bot") or e.timestamp <= since or not (e.text or getattr(e, "data", None)):
             continue
         if kind == "user":
-            out.append({"from": "customer", "text": e.text or "", "at": e.timestamp})
+            line = {"from": "customer", "text": e.text or "", "at": e.timestamp}
+            file = (e.metadata or {}).get("file") if isinstance(getattr(e, "metadata", None), dict) else None
+            if isinstance(file, dict) and file.get("url"):
+                line["file"] = {k: str(file.get(k) or "") for k in ("url", "name", "content_type")}
+            out.append(line)
             continue
         item: dict[str, Any] = {"from": "bot", "text": e.text or "", "at": e.timestamp}
         data, meta = e.data or {}, e.metadata or {}

@@ -15,14 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, NotFound
+from bot.files.service import FileService
 from bot.security import Principal
 from bot.storage.models import Message, Session
-from bot.web import Auth, Limiter, endpoint, json_body
+from bot.web import Auth, Limiter, endpoint, json_body, read_body
 from handoff import assignment as a
 from handoff import domain as d
 from handoff import repository as repo
 from handoff import summary
+from handoff.attachments import attachment
 from handoff.relay import RasaRelay
 from handoff.reports import day_counts, day_start
 from handoff.service import HandoffService
@@ -41,7 +43,7 @@ def _id(request: Request, name: str) -> int:
 
 
 def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limiter | None,
-           knowledge: KnowledgeClient | None = None) -> list[Route]:  # fmt: skip
+           knowledge: KnowledgeClient | None = None, files: FileService | None = None) -> list[Route]:  # fmt: skip
     def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         return asyncio.to_thread(fn, *args)
 
@@ -149,8 +151,16 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         body = await json_body(request, 16 * 1024, empty_ok=False)
         text, image = body.get("text") or "", body.get("image_url") or ""
         if not isinstance(text, str) or not isinstance(image, str):
-            raise InvalidInput('expected {"text": "..."} or {"image_url": "https://..."}')
-        return await run(svc.send, who, _id(request, "session_id"), text, image)
+            raise InvalidInput('expected {"text": "..."}, {"image_url": "https://..."} or {"file": {"url": ...}}')
+        file = attachment(files, body.get("file"), who.tenant_id) if body.get("file") is not None else None
+        return await run(svc.send, who, _id(request, "session_id"), text, image, file)
+
+    async def upload(request: Request, who: Principal) -> Any:
+        """An image or PDF the agent is about to send: the raw body, its name in ``?name=``."""
+        if files is None:
+            raise NotFound("file uploads are not configured here")
+        data = await read_body(request, files.max_bytes)
+        return (await run(files.save, who.tenant_id, request.query_params.get("name", ""), data)).to_json()
 
     async def transfer(request: Request, who: Principal) -> Any:
         body = await json_body(request, 4096, empty_ok=False)
@@ -215,6 +225,7 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         r("/sessions/{session_id}/assist", assist, "GET"),
         r("/sessions/{session_id}/take", take, "POST"),
         r("/sessions/{session_id}/messages", send, "POST"),
+        r("/files", upload, "POST"),
         r("/sessions/{session_id}/transfer", transfer, "POST"),
         r("/sessions/{session_id}/close", close, "POST"),
         r("/offers/{offer_id}/accept", accept, "POST"),

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from bot import auth_api
+from bot.files.service import FileService
+from bot.files.web import file_route
 from bot.ratelimit import Rate, create_rate_limiter
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     per_user = per_user_limit(limiter, Rate.parse(str(backend.get("per_user") or PER_USER)))
     relay = RasaRelay(settings) if customer is None else None
     knowledge = KnowledgeClient.from_settings(settings, "handoff", timeout=4.0)  # agent assist
+    files = FileService.from_settings(settings)
     presence_backend = settings.backend("presence")
     # several instances share presence in Redis: they share wake-ups there too
     hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         if relay is not None:
             relay.close()
         await knowledge.aclose()
+        files.close()
         db.dispose()
 
     async def openapi(request: Request) -> JSONResponse:
@@ -103,10 +107,11 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     app = Starlette(routes=[
         Route("/health", health),
         Route("/api/agent/openapi.json", openapi),
+        Route("/files/{key:path}", file_route(files)),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
-        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge)),
-        Mount("/internal", routes=internal_api.routes(svc, auth)),
+        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge, files)),
+        Mount("/internal", routes=internal_api.routes(svc, auth, files)),
         *inbox_web.routes(),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db

@@ -16,6 +16,25 @@ OPEN_CODES = (Session.QUEUED, Session.ACTIVE, Session.WARNING)
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file in a message: a signed link of ours (``bot.files``), already checked by whoever built this."""
+
+    url: str
+    name: str
+    content_type: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    def message_fields(self) -> dict[str, Any]:
+        """How a message carries it: an image as ``image_url`` (what every page shows), other files as ``file``."""
+        if self.is_image:
+            return {"image_url": self.url}
+        return {"file": {"url": self.url, "name": self.name, "content_type": self.content_type}}
+
+
+@dataclass(frozen=True)
 class SessionView:
     session_id: int
     tenant_id: str

@@ -4,17 +4,22 @@ asking for a person, the Rasa server's event broker relaying what customers say,
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.errors import InvalidInput
+from bot.files.service import FileService
 from bot.security import SERVICE, Principal
 from bot.web import Auth, endpoint, json_body
 from handoff import domain as d
+from handoff.attachments import attachment
 from handoff.policy import reason_of
 from handoff.service import HandoffService
+
+log = logging.getLogger(__name__)
 
 
 def _str(body: dict[str, Any], key: str, limit: int = 128, required: bool = True) -> str:
@@ -26,7 +31,7 @@ def _str(body: dict[str, Any], key: str, limit: int = 128, required: bool = True
     return value
 
 
-def routes(svc: HandoffService, auth: Auth) -> list[Route]:
+def routes(svc: HandoffService, auth: Auth, files: FileService | None = None) -> list[Route]:
     async def request_human(request: Request, who: Principal) -> Any:
         body = await json_body(request, 8192, empty_ok=False)
         customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
@@ -51,9 +56,15 @@ def routes(svc: HandoffService, auth: Auth) -> list[Route]:
             text = e.get("text") if isinstance(e.get("text"), str) else ""
             intent = e.get("intent") if isinstance(e.get("intent"), str) else None
             at = float(e["at"]) if isinstance(e.get("at"), int | float) else None
-            if text:
-                relayed += await asyncio.to_thread(svc.customer_said, who.tenant_id, e["conversation_id"], text,
-                                                   intent, at)  # fmt: skip
+            file = None
+            if e.get("file") is not None:
+                try:
+                    file = attachment(files, e["file"], who.tenant_id)
+                except InvalidInput:  # the broker checked it; one that fails here (expired) goes as text only
+                    log.warning("a customer file in %s did not verify; relayed as text", e["conversation_id"])
+            if text or file:
+                relayed += await asyncio.to_thread(svc.customer_said, who.tenant_id, e["conversation_id"],
+                                                   text or "/send_file", intent, at, file)  # fmt: skip
         return {"relayed": relayed}
 
     async def csat(request: Request, who: Principal) -> Any:

@@ -62,8 +62,15 @@ def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | N
 def document() -> dict[str, Any]:
     obj = {"type": "object"}
     items = {"type": "object", "properties": {"items": {"type": "array", "items": SESSION}}}
+    file = {"type": "object", "required": ["url"], "properties": {
+        "url": {"type": "string", "description": "the url POST /api/agent/files returned"},
+        "name": {"type": "string"}}}
     text = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 2000},
-                                             "image_url": {"type": "string", "format": "uri"}}}  # fmt: skip
+                                             "image_url": {"type": "string", "format": "uri"}, "file": file}}
+    stored = {"type": "object", "properties": {
+        "key": {"type": "string"}, "url": {"type": "string", "description": "signed, expires (files.link_days)"},
+        "content_type": {"enum": ["image/jpeg", "image/png", "application/pdf"]}, "name": {"type": "string"},
+        "size": {"type": "integer"}, "width": {"type": "integer"}, "height": {"type": "integer"}}}
     transfer = {"type": "object", "properties": {"agent_id": ID, "group": {"type": "string"},
                                                  "note": {"type": "string", "maxLength": 500}}}  # fmt: skip
     paths = {
@@ -90,6 +97,12 @@ def document() -> dict[str, Any]:
                                                               "agent_id)", SESSION, obj, ("session_id",))},
         "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer", obj, text,
                                                                   ("session_id",))},
+        "/api/agent/files": {"post": {**_op(
+            "Upload an image or PDF to send (raw body, ?name=). The type is judged by the bytes; images are "
+            "re-encoded without metadata; 413 over files.max_mb", stored),
+            "requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "parameters": [{"name": "name", "in": "query", "required": False, "schema": {"type": "string"}}]}},
         "/api/agent/sessions/{session_id}/transfer": {"post": _op("Transfer to an agent or a group with a note",
                                                                   SESSION, transfer, ("session_id",))},
         "/api/agent/sessions/{session_id}/close": {"post": _op("Close with a summary", SESSION, {

@@ -40,7 +40,8 @@ class RasaRelay:
         r.raise_for_status()
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
-            agent: dict[str, Any] | None = None, image: str | None = None) -> None:  # fmt: skip
+            agent: dict[str, Any] | None = None, image: str | None = None,
+            custom: dict[str, Any] | None = None) -> None:  # fmt: skip
         event: dict[str, Any] = {"event": "bot", "text": text or None, "metadata": {"handoff": True}}
         if agent:
             event["metadata"]["agent"] = agent
@@ -49,6 +50,8 @@ class RasaRelay:
             data["buttons"] = buttons
         if image:  # the channel shows it as an image (socket.io attachment, WeChat image)
             data["image"] = image
+        if custom:  # e.g. {"file": {url, name, content_type}}: the web chat shows a download link
+            data["custom"] = custom
         if data:
             event["data"] = data
         self._events(conversation_id, [event], side_effects=True)
@@ -78,7 +81,11 @@ class RasaRelay:
             if e.get("event") in ("user", "bot") and e.get("text"):
                 agent = (e.get("metadata") or {}).get("agent")
                 who = "customer" if e["event"] == "user" else "agent" if agent else "bot"
-                lines.append({"from": who, "text": e["text"], "at": e.get("timestamp"), "agent": agent})
+                line = {"from": who, "text": e["text"], "at": e.get("timestamp"), "agent": agent}
+                file = (e.get("metadata") or {}).get("file") if e["event"] == "user" else None
+                if isinstance(file, dict) and isinstance(file.get("url"), str):  # checked by the channel
+                    line["file"] = {k: str(file.get(k) or "") for k in ("url", "name", "content_type")}
+                lines.append(line)
         return lines[-limit:]
 
     def close(self) -> None:

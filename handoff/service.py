@@ -39,7 +39,8 @@ class CustomerChannel(Protocol):
     """How the service reaches the customer: Rasa's tracker and the channel they used (``handoff.relay``)."""
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
-            agent: dict[str, Any] | None = None, image: str | None = None) -> None: ...  # fmt: skip
+            agent: dict[str, Any] | None = None, image: str | None = None,
+            custom: dict[str, Any] | None = None) -> None: ...  # fmt: skip
 
     def resume(self, conversation_id: str) -> None: ...
 
@@ -163,10 +164,13 @@ class HandoffService:
     # --- what the customer says while a person is (about to be) in charge ----------------------------
     @retry_transient
     def customer_said(self, tenant_id: str, conversation_id: str, text: str, intent: str | None,
-                      at: float | None = None) -> bool:  # fmt: skip
-        """A customer message from the Rasa conversation; False when no handoff session is open for it."""
+                      at: float | None = None, file: d.Attachment | None = None) -> bool:  # fmt: skip
+        """A customer message from the Rasa conversation (text, or a file they sent with the ``/send_file``
+        payload as its text); False when no handoff session is open for it."""
         now, fx = at or self.clock(), Effects()
         text = text.strip()[:MAX_TEXT]
+        if file is not None and text.startswith("/"):
+            text = ""
         with self.db.session() as db:
             s = repo.open_session(db, tenant_id, conversation_id)
             if s is None:
@@ -177,7 +181,8 @@ class HandoffService:
                 fx.customer.append(("say", conversation_id, (d.CANCELLED,)))
                 fx.customer.append(("resume", conversation_id, None))
             else:
-                msg = self._store_message(db, s, Message.FROM_USER, s.customer_id, text, now)
+                msg = self._store_message(db, s, Message.FROM_USER, s.customer_id, text, now,
+                                          file.message_fields() if file else None)  # fmt: skip
                 if state is State.WARNING:
                     self._transition(db, fx, s, Event.CUSTOMER_SPOKE, now)
                 s.last_customer_at = now
@@ -204,7 +209,7 @@ class HandoffService:
         msg_id = new_id()
         body = {"text": text, **(extra or {})}
         db.add(Message(msg_id=msg_id, session_id=s.session_id, tenant_id=s.tenant_id, sender_id=sender,
-                       sender_role=role, msg_type=1 if "image_url" in body else 0,
+                       sender_role=role, msg_type=1 if "image_url" in body else 2 if "file" in body else 0,
                        content=json.dumps(body, ensure_ascii=False), created_at=d_utc(now)))  # fmt: skip
         who = {Message.FROM_USER: "customer", Message.FROM_AGENT: "agent", Message.FROM_BOT: "bot"}[role]
         return {"message": {"id": str(msg_id), "from": who, "sender_id": str(sender), "at": now, **body}}
@@ -228,26 +233,31 @@ class HandoffService:
         return s
 
     @retry_transient
-    def send(self, who: Principal, session_id: int, text: str = "", image_url: str = "") -> dict[str, Any]:
+    def send(self, who: Principal, session_id: int, text: str = "", image_url: str = "",
+             file: d.Attachment | None = None) -> dict[str, Any]:  # fmt: skip
+        """An agent's line: text, an image URL, or a file they uploaded (``bot.files``, checked by the caller)."""
         text = (text or "").strip()
-        if not text and not image_url:
-            raise InvalidInput("a message needs text or an image_url")
+        if not text and not image_url and file is None:
+            raise InvalidInput("a message needs text, an image_url or a file")
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"a message has at most {MAX_TEXT} characters")
         if image_url and not image_url.startswith(("https://", "http://")):
             raise InvalidInput("image_url must be an http(s) URL")
+        if file is not None and file.is_image:
+            image_url, file = file.url, None  # an image is shown as one wherever a URL image is
         now, fx = self.clock(), Effects()
         with self.db.session() as db:
             s = self._mine(db, who, session_id, write=True)
             if d.CODE_STATE[s.session_state] not in (State.ACTIVE, State.WARNING) or s.agent_id != who.user_id:
                 raise IllegalTransition("only the agent in charge of an active session can write to it")
-            extra = {"image_url": image_url} if image_url else None
+            extra = {"image_url": image_url} if image_url else file.message_fields() if file else None
             msg = self._store_message(db, s, Message.FROM_AGENT, who.user_id, text, now, extra)
             if s.first_response_at is None:
                 s.first_response_at = now
             self._feed(db, fx, s, "message", msg, {who.user_id})
             agent = {"id": str(who.user_id), "name": who.name}
-            fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None)))
+            custom = file.message_fields() if file else None
+            fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None, custom)))
         self.deliver(fx)
         return msg
 

@@ -9,6 +9,7 @@ Access kinds:
 * a tuple of roles — a platform JWT of the route's audience holding one of them (admin holds every role)
 * ``rasa`` — the Rasa HTTP API: only a JWT signed with the Rasa API key (``bot.rasa_env``)
 * ``actions`` / ``orders`` — only the key the Rasa server / action server hold
+* ``widget`` — only the web chat's session token (``channels.widget_session``), which no other identity is
 
 The agent WebSocket (``/api/agent/ws``, roles agent and supervisor) is walked by its own test.
 """
@@ -46,6 +47,7 @@ ROUTES: tuple[R, ...] = (
     R("rasa", "GET", "/socket.io/?EIO=4&transport=polling", "public"),
     R("rasa", "GET", "/webhooks/socketio/chat", "public"),
     R("rasa", "GET", "/webhooks/socketio/widget.js", "public"),
+    R("rasa", "POST", "/webhooks/socketio/upload", "widget"),
     R("rasa", "GET", "/status", "rasa"),
     R("rasa", "GET", "/domain", "rasa"),
     R("rasa", "GET", "/conversations/matrix-1/tracker", "rasa"),
@@ -103,6 +105,8 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/agent/offers/1/accept", AGENTS),
     R("handoff", "POST", "/api/agent/offers/1/decline", AGENTS),
     R("handoff", "GET", "/api/agent/colleagues", AGENTS),
+    R("handoff", "POST", "/api/agent/files", AGENTS),  # a permitted call sends "{": not an image, 400
+    R("handoff", "GET", "/files/default/202612/" + "0" * 32 + ".jpg", "public"),  # no signature: 404
     R("handoff", "GET", "/api/agent/overview", ("supervisor",)),
     R("handoff", "GET", "/inbox", "public"),
     R("handoff", "GET", "/inbox/static/inbox.js", "public"),

@@ -69,14 +69,28 @@
     return b;
   }
   function notice(text) { item("notice").textContent = text; scrollDown(); }
-  function customerLine(text, pending) {
-    if (/^\//.test(text)) return null;  // a button's payload: its title was shown when it was clicked
+  function customerLine(text, pending, file) {
+    if (/^\//.test(text) && !file) return null;  // a button's payload: its title was shown when it was clicked
     var b = item("customer" + (pending ? " pending" : ""));
-    b.textContent = text;
+    if (file) fileView(b, file); else b.textContent = text;
     scrollDown();
     return b.parentNode;
   }
   function safeSrc(src) { return typeof src === "string" && /^(https?:\/\/|\/)/.test(src) ? src : null; }
+  // a photo is shown; another file (a PDF) is a link that downloads it
+  function fileView(b, file) {
+    var src = safeSrc(file.url);
+    if (!src) return;
+    if (/^image\//.test(file.content_type || "")) {
+      var img = document.createElement("img"); img.alt = file.name || "图片"; img.src = src;
+      img.addEventListener("load", scrollDown);
+      b.appendChild(img);
+    } else {
+      var a = document.createElement("a"); a.className = "file"; a.href = src; a.target = "_blank"; a.rel = "noopener noreferrer";
+      a.textContent = "文件：" + (file.name || "未命名");
+      b.appendChild(a);
+    }
+  }
 
   function botLine(msg) {
     var meta = msg.metadata || {};
@@ -90,6 +104,7 @@
       img.addEventListener("load", scrollDown);
       b.appendChild(img);
     }
+    if (msg.custom && msg.custom.file) fileView(b, msg.custom.file);
     var order = msg.custom && msg.custom.order;
     if (order) {
       var card = document.createElement("div"); card.className = "card";
@@ -126,25 +141,46 @@
   function render(items) {
     log.textContent = "";
     statusLine.textContent = "智能助手为您服务";
-    items.forEach(function (it) { if (it.from === "customer") customerLine(it.text); else botLine(it); });
-    outbox.forEach(function (o) { o.li = customerLine(o.shown, true); });
+    items.forEach(function (it) { if (it.from === "customer") customerLine(it.text, false, it.file); else botLine(it); });
+    outbox.forEach(function (o) { o.li = customerLine(o.shown, true, o.file); });
   }
 
   function setTyping(on) { typing.hidden = !on; if (on) scrollDown(); }
 
-  function send(message, shown) {
+  function send(message, shown, file) {
     message = (message || "").trim();
     if (!message) return;
     if (message.length > MAX_CHARS) { notice("消息太长啦（最多 " + MAX_CHARS + " 个字），分几条发给我吧～"); return; }
-    var entry = { message: message, shown: shown || message, li: null };
-    if (sessionId && socket.emit("user_uttered", { message: message, session_id: sessionId })) {
-      customerLine(entry.shown);
+    var entry = { message: message, shown: shown || message, file: file || null, li: null };
+    var packet = { message: message, session_id: sessionId };
+    if (file) packet.file = { url: file.url, name: file.name };
+    if (sessionId && socket.emit("user_uttered", packet)) {
+      customerLine(entry.shown, false, entry.file);
       setTyping(true);
     } else {
-      entry.li = customerLine(entry.shown, true);  // sent when the connection is back
+      entry.li = customerLine(entry.shown, true, entry.file);  // sent when the connection is back
       outbox.push(entry);
     }
   }
+
+  // a photo or a PDF: uploaded over HTTP with the session token, then sent as a message carrying its link
+  function upload(f) {
+    var token = localStorage.getItem(TOKEN_KEY);
+    if (!token) { notice("还没连上客服，请稍后再发～"); return; }
+    $("attach").disabled = true;
+    fetch("upload?name=" + encodeURIComponent(f.name || ""), {
+      method: "POST", body: f,
+      headers: { Authorization: "Bearer " + token, "Content-Type": f.type || "application/octet-stream" }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (d) {
+        if (!r.ok) throw new Error(d.error || "文件没有发出去，请稍后再试");
+        send("/send_file", d.name, d);
+      });
+    }).catch(function (e) { notice(e.message && /[\u4e00-\u9fa5]/.test(e.message) ? e.message : "文件没有发出去，请检查网络后重试"); })
+      .then(function () { $("attach").disabled = false; $("file").value = ""; });
+  }
+  $("attach").addEventListener("click", function () { $("file").click(); });
+  $("file").addEventListener("change", function () { if (this.files && this.files[0]) upload(this.files[0]); });
 
   var socket = new Socket("/socket.io/", customerToken ? { customer_token: customerToken } : {}, {
     connect: function () {
@@ -165,13 +201,13 @@
         var waiting = outbox; outbox = [];
         waiting.forEach(function (o) {
           if (o.li) o.li.remove();
-          send(o.message, o.shown);
+          send(o.message, o.shown, o.file);
         });
       } else if (name === "bot_uttered") {
         setTyping(false);
         botLine(data || {});
       } else if (name === "csbot_echo") {
-        customerLine((data && data.text) || "");
+        customerLine((data && data.text) || "", false, data && data.file);
       } else if (name === "csbot_typing") {
         setTyping(Boolean(data && data.typing));
       }

@@ -248,7 +248,10 @@
       var before = d.conversation.filter(function (l) { return !l.at || l.at < queuedAt; });
       var last = before[before.length - 1], first = d.messages[0];
       if (last && first && last.from === "customer" && last.text === first.text) before.pop();  // the 转人工 itself
-      before.forEach(function (l) { appendLine(c, { from: l.from, text: l.text, agent: l.agent }, true); });
+      before.forEach(function (l) {
+        var image = l.file && /^image\//.test(l.file.content_type) ? l.file.url : null;
+        appendLine(c, { from: l.from, text: l.text, agent: l.agent, image_url: image, file: image ? null : l.file }, true);
+      });
       appendDivider("转人工" + (d.session.transfer_note ? " · 转接备注：" + d.session.transfer_note : ""));
       d.messages.forEach(function (m) { appendLine(c, m); });
       context(d);
@@ -265,8 +268,12 @@
     who.textContent = m.from === "customer" ? "客户" : m.from === "agent" ? (m.agent && m.agent.name ? m.agent.name : "客服") : "机器人";
     li.appendChild(who);
     var b = document.createElement("div"); b.className = "bubble";
-    if (m.text) b.appendChild(document.createTextNode(m.text));
+    if (m.text && !((m.image_url || m.file) && m.text.charAt(0) === "/")) b.appendChild(document.createTextNode(m.text));
     if (m.image_url && /^https?:\/\//.test(m.image_url)) { var img = document.createElement("img"); img.src = m.image_url; img.alt = "图片"; b.appendChild(img); }
+    if (m.file && /^https?:\/\//.test(m.file.url)) {
+      var a = document.createElement("a"); a.className = "file"; a.href = m.file.url; a.target = "_blank"; a.rel = "noopener noreferrer";
+      a.textContent = "文件：" + (m.file.name || "未命名"); b.appendChild(a);
+    }
     li.appendChild(b);
     $("messages").appendChild(li); scrollDown();
   }
@@ -343,6 +350,24 @@
       keep.removeItem("csbot.draft." + id);
       if (selected === id) { $("draft").value = ""; appendLine(chats[id], msg.message); }
     }).catch(fail);  // on failure (or an expired login) the draft stays where it was
+  });
+
+  // a photo or PDF for the customer: uploaded first (checked, cleaned, stored), then sent as its signed link
+  $("attach").addEventListener("click", function () { $("file").click(); });
+  $("file").addEventListener("change", function () {
+    var f = this.files && this.files[0], id = selected;
+    if (!f || !id) return;
+    $("attach").disabled = true;
+    fetch("/api/agent/files?name=" + encodeURIComponent(f.name || ""), {
+      method: "POST", body: f, headers: { Authorization: "Bearer " + token, "Content-Type": f.type || "application/octet-stream" }
+    }).then(function (r) {
+      if (r.status === 401) { expired(); throw new Error("unauthorised"); }
+      return r.json().then(function (d) { if (!r.ok) throw new Error(d.error || "上传失败"); return d; });
+    }).then(function (d) {
+      return api("POST", "/api/agent/sessions/" + id + "/messages", { file: { url: d.url, name: d.name } });
+    }).then(function (msg) { if (selected === id) appendLine(chats[id], msg.message); })
+      .catch(fail)
+      .then(function () { $("attach").disabled = false; $("file").value = ""; });
   });
 
   // ---- transfer and close (an agent: the open chat; a supervisor: any chat, from the 服务中 list) -------------

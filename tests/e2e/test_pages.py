@@ -292,6 +292,57 @@ def test_a_supervisor_sees_the_day_and_ends_a_chat_an_agent_holds(site: Platform
         ctx.close()
 
 
+def test_photos_and_pdfs_go_both_ways_cleaned_and_a_disguised_program_is_refused(site: Platform,
+                                                                                 browser: object) -> None:  # fmt: skip
+    from playwright.sync_api import expect
+
+    from tests.bot.test_files import PDF_OK, jpeg_with_gps
+
+    tag = uuid.uuid4().hex[:4]
+    agent_account(site, f"eve{tag}", f"小怡{tag}")
+    inbox_url = f"http://127.0.0.1:{site.ports['handoff']}"
+    agent_ctx, customer_ctx = browser.new_context(), browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
+    agent, customer = agent_ctx.new_page(), customer_ctx.new_page()
+    log_in(agent, inbox_url, f"eve{tag}")
+    go_online(agent)
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    customer.wait_for_function("() => !!localStorage.getItem('csbot.session.visitor')")
+
+    # a photo of the broken goods to the bot: shown on the page, and the bot offers a person who can look at it
+    customer.set_input_files("#file", files=[{"name": "坏了.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}])
+    expect(customer.locator("#log li.customer img")).to_be_visible(timeout=15_000)
+    offer_person = customer.locator("#log .replies button", has_text="转人工").last
+    expect(offer_person).to_be_visible(timeout=20_000)
+    offer_person.click()
+    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
+    photo = agent.locator("#messages li.before img").first
+    expect(photo).to_be_visible(timeout=15_000)  # the agent sees the photo sent to the bot
+    served = httpx.get(photo.get_attribute("src") or "", timeout=10)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert b"PhoneMaker" not in served.content and b"Exif" not in served.content  # no EXIF, no GPS
+
+    # a PDF during the chat reaches the agent as a link; the agent's photo reaches the customer
+    customer.set_input_files("#file", files=[{"name": "发票.pdf", "mimeType": "application/pdf", "buffer": PDF_OK}])
+    expect(agent.locator("#messages li.customer a.file", has_text="发票.pdf")).to_be_visible(timeout=15_000)
+    agent.set_input_files("#file", files=[{"name": "示意.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}])
+    expect(customer.locator("#log li.agent img")).to_be_visible(timeout=15_000)
+    shot(customer, "08-customer-files")
+
+    # a program renamed .jpg is refused with a reason; nothing is sent
+    sent = agent.locator("#messages li.customer").count()
+    customer.set_input_files("#file", files=[{"name": "cat.jpg", "mimeType": "image/jpeg",
+                                              "buffer": b"MZ\x90\x00" + b"\x00" * 2048}])  # fmt: skip
+    expect(customer.locator("#log li.notice").last).to_contain_text("只能发送图片", timeout=10_000)
+    time.sleep(1)
+    assert agent.locator("#messages li.customer").count() == sent
+    agent.click("#close-chat")
+    agent.click("#close-ok")
+    agent.uncheck("#available")
+    agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
+    for ctx in (agent_ctx, customer_ctx):
+        ctx.close()
+
+
 @contextlib.contextmanager
 def shop_site(port: int, site: Platform, token: str) -> Iterator[str]:
     """A shop's own page with the one-line snippet, on its own origin."""

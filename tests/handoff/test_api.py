@@ -65,8 +65,11 @@ def test_round_trip_over_http_and_the_websocket(api: tuple[TestClient, Customers
         accepted = c.post(f"/api/agent/offers/{offer['offer_id']}/accept", headers=agent)
         assert accepted.status_code == 200 and accepted.json()["state"] == "active"
         assert json.loads(ws.receive_text())["state"] == "active"
-        relayed = c.post("/internal/events", headers=service(settings),
-                         json={"events": [{"conversation_id": "c1", "text": "东西坏了", "intent": "inform"}]})
+        relayed = c.post(
+            "/internal/events",
+            headers=service(settings),
+            json={"events": [{"conversation_id": "c1", "text": "东西坏了", "intent": "inform"}]},
+        )
         assert relayed.json() == {"relayed": 1}
         msg = json.loads(ws.receive_text())
         assert msg["kind"] == "message" and msg["message"]["text"] == "东西坏了"
@@ -105,8 +108,9 @@ def test_agent_api_refuses_what_it_should(api: tuple[TestClient, Customers, Sett
     assert c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"text": ""}).status_code == 400
     assert c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"text": "长" * 3000}).status_code == 400
     assert c.post(f"/api/agent/sessions/{sid}/take", headers=agent).status_code == 409  # not waiting any more
-    foreign = {"Authorization": "Bearer " + issue_token(settings.keyring, Principal(1, "acme",
-                                                                                  frozenset({"supervisor"})), 600)}
+    foreign = {
+        "Authorization": "Bearer " + issue_token(settings.keyring, Principal(1, "acme", frozenset({"supervisor"})), 600)
+    }
     assert c.get(f"/api/agent/sessions/{sid}", headers=foreign).status_code == 404
     assert c.post("/api/agent/availability", headers=agent, json={"available": "yes"}).status_code == 400
     assert c.post("/api/agent/availability", headers=agent, json={"available": False}).json() == {"status": "busy"}
@@ -182,3 +186,63 @@ def test_a_supervisor_sees_todays_counts_reassigns_and_force_closes(
     assert c.get("/api/agent/overview", headers=boss).json()["today"]["closed"] == 2
     assert c.get("/api/agent/overview", headers=first).status_code == 403
     assert any("转接" in t or "同事" in t for t in customers.texts(queue[0]["conversation_id"]))
+
+
+def test_agents_send_images_and_pdfs_by_signed_links_and_customers_files_reach_them(
+        api: tuple[TestClient, Customers, Settings]) -> None:  # fmt: skip
+    from tests.bot.test_files import PDF_OK, jpeg_with_gps
+
+    c, customers, settings = api
+    agent = login(c, settings, "xiaofang", {"agent"})
+    c.post("/api/agent/heartbeat", headers=agent)
+    ask(c, settings, "c-files")
+    sid = c.get("/api/agent/queue", headers=agent).json()["items"][0]["id"]
+    c.post(f"/api/agent/sessions/{sid}/take", headers=agent)
+
+    up = c.post("/api/agent/files?name=发票.pdf", headers=agent, content=PDF_OK)
+    assert up.status_code == 200, up.text
+    pdf = up.json()
+    assert pdf["content_type"] == "application/pdf" and pdf["name"] == "发票.pdf"
+    path = pdf["url"].split("://", 1)[1].split("/", 1)[1]
+    served = c.get("/" + path)
+    assert served.content == PDF_OK and served.headers["content-type"] == "application/pdf"
+    assert (
+        served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers["content-security-policy"]
+    )
+    assert c.get("/" + path.replace("sig=", "sig=x")).status_code == 404
+    sent = c.post(
+        f"/api/agent/sessions/{sid}/messages", headers=agent, json={"file": {"url": pdf["url"], "name": "发票.pdf"}}
+    )
+    assert sent.status_code == 200 and sent.json()["message"]["file"]["url"] == pdf["url"]
+    line = customers.lines["c-files"][-1][1]
+    assert line["custom"] == {"file": {"url": pdf["url"], "name": "发票.pdf", "content_type": "application/pdf"}}
+
+    photo = c.post("/api/agent/files?name=a.jpg", headers=agent, content=jpeg_with_gps()).json()
+    c.post(
+        f"/api/agent/sessions/{sid}/messages",
+        headers=agent,
+        json={"text": "您看是这个吗", "file": {"url": photo["url"]}},
+    )
+    assert customers.lines["c-files"][-1][1]["image"] == photo["url"]
+
+    # refused: not a file, too big, a link that is not ours or not this shop's
+    assert c.post("/api/agent/files?name=x.jpg", headers=agent, content=b"MZ" + b"\0" * 99).status_code == 400
+    assert (
+        c.post("/api/agent/files", headers=agent, content=b"\xff\xd8\xff" + b"\0" * (11 * 1024 * 1024)).status_code
+        == 413
+    )
+    assert c.post("/api/agent/files", content=PDF_OK).status_code == 401
+    for bad in ({"url": "https://evil.example/files/x.jpg"}, {"url": pdf["url"].replace("default/", "shop2/")}, "x"):
+        r = c.post(f"/api/agent/sessions/{sid}/messages", headers=agent, json={"file": bad})
+        assert r.status_code == 400, bad
+
+    # what the customer sent (the broker relays the link with the /send_file payload): the agent sees the file
+    events = [
+        {"conversation_id": "c-files", "text": "/send_file", "intent": "send_file", "file": {"url": photo["url"]}},
+        {"conversation_id": "c-files", "text": "/send_file", "file": {"url": "https://evil.example/a.jpg"}},
+    ]
+    c.post("/internal/events", headers=service(settings), json={"events": events})
+    msgs = c.get(f"/api/agent/sessions/{sid}", headers=agent).json()["messages"]
+    mine = [m for m in msgs if m["from"] == "customer"]
+    assert mine[-2] == {**mine[-2], "text": "", "image_url": photo["url"]}
+    assert mine[-1]["text"] == "/send_file" and "image_url" not in mine[-1]  # a link not ours: text only
