@@ -279,7 +279,7 @@ def test_a_supervisor_sees_the_day_and_ends_a_chat_an_agent_holds(site: Platform
     row = boss.locator("#served li", has_text=f"小丹{tag}")
     expect(row).to_have_count(1, timeout=10_000)
     expect(boss.locator("#chats li")).to_have_count(0)  # the agent's chat is not the supervisor's own
-    shot(boss, "07-inbox-supervisor")
+    shot(boss, "09-inbox-supervisor")
     row.locator("button", has_text="强制结束").click()
     expect(boss.locator("#close-summary")).to_have_value("主管结束：")
     boss.click("#close-ok")
