@@ -8,8 +8,9 @@ import logging
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orders.client import HttpOrderService, OrderService
 from bot.identity import Customer, anonymous, seal_secret, unseal
+from bot.orders import create_order_service
+from bot.orders.client import OrderService
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -22,19 +23,7 @@ def settings() -> Settings:
 
 @functools.cache
 def order_service() -> OrderService:
-    s = settings()
-    b = s.backend("orders")
-    if b.type == "demo":
-        from actions.orders.demo_server import api_key
-
-        return HttpOrderService(s.services.url("orders"), api_key(s), float(b.get("timeout", 3.0)))
-    if b.type == "http":
-        return HttpOrderService(
-            b.require("base_url", "the shop order API base URL"), b.get("api_key"), float(b.get("timeout", 3.0))
-        )
-    from bot.plugins import load_class
-
-    return load_class(b.type, "orders").from_options(b.options)  # type: ignore[no-any-return]
+    return create_order_service(settings())
 
 
 @functools.cache

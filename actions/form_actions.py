@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import identified_customer, latest_entity, order_service
 from actions.knowledge_actions import ActionAnswerQuestion, about_address, kb_bar, policy_answer
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
-from actions.orders.client import OrderError, normalize_order_id
+from bot.orders.client import OrderError, normalize_order_id
 
 RETURN_REASONS = {
     "尺码": "尺码/颜色不合适", "颜色": "尺码/颜色不合适", "大了": "尺码/颜色不合适", "小了": "尺码/颜色不合适",

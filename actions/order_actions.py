@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import identified_customer, latest_entity, order_service
 from actions.knowledge_actions import kb_bar, kb_reply, suggestion_buttons
-from actions.orders.client import (
+from bot.orders.client import (
     MalformedOrderId,
     NotYourOrder,
     OrderError,
@@ -19,7 +19,7 @@ from actions.orders.client import (
     OrderRejected,
     OrderServiceDown,
 )
-from actions.orders.models import Order
+from bot.orders.models import Order
 
 ORDER_TASKS = ("order_status", "logistics", "cancel_order")
 # Digit runs that look like an attempt at an order number but failed the NLU regex (typos, 17/19 digits).

@@ -191,7 +191,7 @@ def main() -> None:
     env.update({f"CSBOT_SERVICES__{k.upper()}_PORT": str(v) for k, v in ports.items()})
     py = str(REPO / ".venv" / "bin" / "python")
     sup = Supervisor([
-        ServiceSpec("orders", [py, "-m", "actions.orders.demo_server"], ports["orders"],
+        ServiceSpec("orders", [py, "-m", "bot.orders.demo_server"], ports["orders"],
                     f"http://127.0.0.1:{ports['orders']}/health", env=env, cwd=REPO),
         ServiceSpec("knowledge", [py, "-m", "knowledge"], ports["knowledge"],
                     f"http://127.0.0.1:{ports['knowledge']}/health", env=env, cwd=REPO, start_timeout=60),

@@ -17,10 +17,12 @@ from starlette.routing import Route
 
 from bot.errors import InvalidInput, NotFound
 from bot.files.service import FileService
+from bot.orders.client import OrderService
 from bot.security import Principal
 from bot.storage.models import Message, Session
 from bot.web import Auth, Limiter, endpoint, json_body, read_body
 from handoff import assignment as a
+from handoff import customer_orders as co
 from handoff import domain as d
 from handoff import repository as repo
 from handoff import summary
@@ -43,7 +45,8 @@ def _id(request: Request, name: str) -> int:
 
 
 def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limiter | None,
-           knowledge: KnowledgeClient | None = None, files: FileService | None = None) -> list[Route]:  # fmt: skip
+           knowledge: KnowledgeClient | None = None, files: FileService | None = None,
+           orders: OrderService | None = None) -> list[Route]:  # fmt: skip
     def run(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         return asyncio.to_thread(fn, *args)
 
@@ -134,6 +137,13 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
             out["summary"] = {"text": found["summary"], "source": "llm"}
         return out
 
+    async def customer_orders(request: Request, who: Principal) -> Any:
+        """The customer's orders (the ones they named in the chat, then their latest), via the order adapter."""
+        view, during, history = await run(_lines, who, _id(request, "session_id"))
+        if orders is None:
+            return {"items": []}
+        return await co.customer_orders(orders, view.customer_ref, summary.order_numbers([*history, *during]))
+
     async def accept(request: Request, who: Principal) -> Any:
         return (await run(a.accept, svc, who, _id(request, "offer_id"))).to_json()
 
@@ -223,6 +233,7 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         r("/sessions", sessions, "GET"),
         r("/sessions/{session_id}", detail, "GET"),
         r("/sessions/{session_id}/assist", assist, "GET"),
+        r("/sessions/{session_id}/orders", customer_orders, "GET"),
         r("/sessions/{session_id}/take", take, "POST"),
         r("/sessions/{session_id}/messages", send, "POST"),
         r("/files", upload, "POST"),

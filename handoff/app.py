@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from bot import auth_api
 from bot.files.service import FileService
 from bot.files.web import file_route
+from bot.orders import create_order_service
 from bot.ratelimit import Rate, create_rate_limiter
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     relay = RasaRelay(settings) if customer is None else None
     knowledge = KnowledgeClient.from_settings(settings, "handoff", timeout=4.0)  # agent assist
     files = FileService.from_settings(settings)
+    orders = create_order_service(settings)  # the context panel's orders
     presence_backend = settings.backend("presence")
     # several instances share presence in Redis: they share wake-ups there too
     hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             relay.close()
         await knowledge.aclose()
         files.close()
+        if hasattr(orders, "aclose"):  # a plugged-in adapter may hold nothing to close
+            await orders.aclose()
         db.dispose()
 
     async def openapi(request: Request) -> JSONResponse:
@@ -110,7 +114,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         Route("/files/{key:path}", file_route(files)),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
-        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge, files)),
+        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge, files, orders)),
         Mount("/internal", routes=internal_api.routes(svc, auth, files)),
         *inbox_web.routes(),
     ], lifespan=lifespan)  # fmt: skip

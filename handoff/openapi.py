@@ -93,6 +93,9 @@ def document() -> dict[str, Any]:
         "/api/agent/sessions/{session_id}/assist": {"get": _op(
             "Agent assist: the knowledge base's answers to the customer's latest message with their sources, and "
             "a summary of the bot part (by the LLM when one is configured)", ASSIST, params=("session_id",))},
+        "/api/agent/sessions/{session_id}/orders": {"get": _op(
+            "The customer's orders through the shop's order adapter: the ones named in the chat first, then their "
+            "latest; error says when the order system is down", obj, params=("session_id",))},
         "/api/agent/sessions/{session_id}/take": {"post": _op("Take a waiting session (supervisor: assign it with "
                                                               "agent_id)", SESSION, obj, ("session_id",))},
         "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer", obj, text,

@@ -98,6 +98,7 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "GET", "/api/agent/sessions", AGENTS),
     R("handoff", "GET", "/api/agent/sessions/1", AGENTS),
     R("handoff", "GET", "/api/agent/sessions/1/assist", AGENTS),
+    R("handoff", "GET", "/api/agent/sessions/1/orders", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/take", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/messages", AGENTS),
     R("handoff", "POST", "/api/agent/sessions/1/transfer", AGENTS),

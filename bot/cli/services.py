@@ -18,7 +18,7 @@ def platform_specs(settings: Settings) -> list[ServiceSpec]:
     specs = []
     if settings.backend("orders").type == "demo":
         specs.append(ServiceSpec(
-            name="orders", argv=[py, "-m", "actions.orders.demo_server"], port=svc.orders_port,
+            name="orders", argv=[py, "-m", "bot.orders.demo_server"], port=svc.orders_port,
             health_url=f"{svc.url('orders')}/health", env=env, cwd=root, start_timeout=30,
         ))  # fmt: skip
     specs += [

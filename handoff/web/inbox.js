@@ -134,6 +134,7 @@
       if (item.message.from === "customer") {
         chat.last = item.message.text;
         if (selected !== chat.id) { chat.unread++; beep(); } else { clearTimeout(assistTimer); assistTimer = setTimeout(function () { assist(chat.id); }, 300); }
+        if (selected === chat.id && /\d{12,20}/.test(item.message.text || "")) loadOrders(chat.id);  // an order number: look it up
       }
       renderChats();
       return;
@@ -256,6 +257,7 @@
       d.messages.forEach(function (m) { appendLine(c, m); });
       context(d);
       assist(id);
+      loadOrders(id);
     }).catch(fail);
   }
 
@@ -327,6 +329,25 @@
         ol.appendChild(li);
       });
       if (!a.answers.length && !a.error) $("assist-query").textContent += a.query ? "（知识库里没有找到）" : "";
+    }).catch(fail);
+  }
+  // the customer's orders through the shop's order API: the ones named in the chat first, then the latest
+  function loadOrders(id) {
+    api("GET", "/api/agent/sessions/" + id + "/orders").then(function (d) {
+      if (selected !== id) return;
+      var ul = $("ctx-orders"); ul.textContent = "";
+      if (d.error) { ul.textContent = d.error; return; }
+      if (!d.items.length) { ul.textContent = "（没有查到订单）"; return; }
+      d.items.forEach(function (o) {
+        var li = document.createElement("li"); li.dataset.order = o.order_id;
+        var b = document.createElement("b"); b.textContent = o.order_id; li.appendChild(b);
+        var lines = [o.status_text + " · ¥" + o.total + " · " + o.created_at, o.goods.join("、")];
+        if (o.courier || o.tracking_no) lines.push((o.courier || "") + " " + (o.tracking_no || ""));
+        if (o.last_tracking) lines.push(o.last_tracking);
+        var p = document.createElement("div"); p.className = "small"; p.textContent = (o.mentioned ? "客户提到 · " : "") + lines.join("\n");
+        li.appendChild(p);
+        ul.appendChild(li);
+      });
     }).catch(fail);
   }
   $("assist-refresh").addEventListener("click", function () { if (selected) assist(selected); });

@@ -11,8 +11,8 @@ import pytest
 import uvicorn
 
 from actions import common
-from actions.orders.demo_server import create_app
 from bot.identity import METADATA_KEY, Customer, anonymous, seal, seal_secret
+from bot.orders.demo_server import create_app
 
 from ..conftest import free_port
 

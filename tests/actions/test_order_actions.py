@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import order_actions
 from actions.order_actions import ActionHandleOrder
-from actions.orders.client import HttpOrderService
 from bot.identity import METADATA_KEY
+from bot.orders.client import HttpOrderService
 
 from ..conftest import free_port
 from .conftest import sealed

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from actions.order_actions import order_error_reply
-from actions.orders.client import (
+from bot.orders.client import (
     HttpOrderService,
     MalformedOrderId,
     NotYourOrder,
@@ -85,3 +85,37 @@ def test_service_down_is_a_typed_error_with_a_polite_reply() -> None:
         assert "订单系统暂时有点忙" in reply and "转人工" in reply
 
     run(scenario())
+
+
+def test_recent_lists_only_the_customers_own_orders_latest_first(demo_shop: str) -> None:
+    async def go() -> None:
+        svc = HttpOrderService(demo_shop)
+        mine = await svc.recent("u1001", 5)
+        assert mine and {o.customer_id for o in mine} == {"u1001"}
+        assert [o.created_at for o in mine] == sorted((o.created_at for o in mine), reverse=True)
+        assert len(await svc.recent("u1001", 1)) == 1
+        assert await svc.recent("nobody") == [] and await svc.recent("*") == []  # shared demo orders: nobody's
+        await svc.aclose()
+
+    asyncio.run(go())
+
+
+def test_the_agent_sees_named_orders_first_then_the_latest_and_never_anothers(demo_shop: str) -> None:
+    from handoff.customer_orders import customer_orders
+
+    async def go() -> None:
+        svc = HttpOrderService(demo_shop)
+        # u1001 named one of theirs, one of u1002's, and a number that does not exist
+        out = await customer_orders(svc, "u1001", ["250507120033581946", "250212075519846031", "259999999999999999"])
+        ids = [o["order_id"] for o in out["items"]]
+        assert ids[0] == "250212075519846031" and out["items"][0]["mentioned"]
+        assert "250507120033581946" not in ids and "259999999999999999" not in ids
+        assert len(ids) == len(set(ids)) and "error" not in out
+        assert out["items"][0]["last_tracking"] and out["items"][0]["goods"]
+        await svc.aclose()
+        down = HttpOrderService("http://127.0.0.1:9", timeout=0.5)
+        out = await customer_orders(down, "u1001", ["250212075519846031"])
+        assert out == {"items": [], "error": "订单系统暂时不可用"}
+        await down.aclose()
+
+    asyncio.run(go())

@@ -157,6 +157,8 @@ def test_customer_reaches_a_person_and_back_in_the_browser(site: Platform, brows
         if i == 0:
             shot(amy, "03-inbox-chat")
     shot(customer, "04-customer-chat")
+    # the order the customer named is looked up in the shop's order API, on the agent's context panel
+    expect(amy.locator("#ctx-orders li", has_text="250316084512367890")).to_contain_text("客户提到", timeout=10_000)
     p99 = sorted(waits)[-1]
     print(f"\npage-to-page: median {statistics.median(waits) * 1000:.0f} ms, max {p99 * 1000:.0f} ms "
           f"over {len(waits)} lines")  # fmt: skip

@@ -1,6 +1,7 @@
 """HTTP client for the shop's order API. Errors become typed exceptions the actions turn into replies.
 
 API (the demo server implements it; a shop adapts its own API to it or plugs a class by dotted path):
+  GET  /orders?customer_id=C&limit=N         → 200 {"items": [order, …]} the customer's latest first
   GET  /orders/{id}?customer_id=C            → 200 order | 403 not yours | 404 unknown
   POST /orders/{id}/cancel   {customer_id}   → 200 order | 409 {reason}
   POST /orders/{id}/address  {customer_id, address, phone?} → 200 order | 409 {reason}
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from actions.orders.models import Order
+from bot.orders.models import Order
 
 ORDER_ID_RE = re.compile(r"^25\d{16}$")
 
@@ -48,6 +49,7 @@ class OrderServiceDown(OrderError):
 
 
 class OrderService(Protocol):
+    async def recent(self, customer_id: str, limit: int = 5) -> list[Order]: ...
     async def get(self, order_id: str, customer_id: str) -> Order: ...
     async def cancel(self, order_id: str, customer_id: str) -> Order: ...
     async def change_address(self, order_id: str, customer_id: str, address: str, phone: str | None) -> Order: ...
@@ -84,6 +86,10 @@ class HttpOrderService:
             return resp.json()
         except ValueError as exc:
             raise OrderServiceDown("invalid JSON from order service") from exc
+
+    async def recent(self, customer_id: str, limit: int = 5) -> list[Order]:
+        data = await self._call("GET", "/orders", params={"customer_id": customer_id, "limit": limit})
+        return [Order.from_json(o) for o in (data.get("items") or [])[:limit]]
 
     async def get(self, order_id: str, customer_id: str) -> Order:
         oid = normalize_order_id(order_id)

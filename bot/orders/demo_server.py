@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from actions.orders.client import ORDER_ID_RE
+from bot.orders.client import ORDER_ID_RE
 from bot.settings import Settings, home_secret
 
 SEED = Path(__file__).with_name("demo_orders.json")
@@ -68,6 +68,17 @@ def create_app(seed: Path = SEED, key: str | None = None) -> Starlette:
         data = data if isinstance(data, dict) else {}
         found = lookup(request.path_params["order_id"], str(data.get("customer_id", "")))
         return found if isinstance(found, JSONResponse) else (found, data)
+
+    async def list_orders(request: Request) -> JSONResponse:
+        """The customer's own orders, latest first (the shared demo orders marked "*" are nobody's in a list)."""
+        who = request.query_params.get("customer_id", "")
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", "5")), 50))
+        except ValueError:
+            return _error(422, "limit 要是数字")
+        mine = sorted((o for o in orders.values() if who not in ("", "*") and o["customer_id"] == who),
+                      key=lambda o: o["created_at"], reverse=True)  # fmt: skip
+        return JSONResponse({"items": mine[:limit]})
 
     async def get_order(request: Request) -> JSONResponse:
         found = lookup(request.path_params["order_id"], request.query_params.get("customer_id", ""))
@@ -125,6 +136,7 @@ def create_app(seed: Path = SEED, key: str | None = None) -> Starlette:
 
     return Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=check_key)], routes=[
         Route("/health", health),
+        Route("/orders", list_orders),
         Route("/orders/{order_id}", get_order),
         Route("/orders/{order_id}/cancel", cancel, methods=["POST"]),
         Route("/orders/{order_id}/address", change_address, methods=["POST"]),
