@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import jwt
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOOutput
@@ -35,6 +36,7 @@ from bot.files.links import attachment_of
 from bot.files.service import FileService
 from bot.identity import IdentityError
 from bot.settings import home_secret
+from bot.tokens import ServiceTokens
 from channels import widget_session as ws
 from channels.gateway import Gateway, slow_down_text
 from channels.sanitize import EMPTY_REPLY, MAX_MESSAGE_CHARS, clean_text
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 BAD_FILE = "文件没有发出去（链接无效或已过期），请重新选择文件～"
 FILE_PAYLOAD = "/send_file"  # the intent a file message carries (data/rules.yml); the file is in the metadata
+SEEN_EVERY_SECONDS = 1.0  # a page reports it showed agent lines at most this often (ours: every 1.5 s)
 TOO_LONG = "消息太长啦（最多 {limit} 个字），分几条发给我吧～"
 NO_SESSION = "连接已过期，请刷新页面后再试～"
 HISTORY_LIMIT = 200
@@ -111,6 +114,8 @@ class GuardedSocketIOInput(InputChannel):
         self.sio: AsyncServer | None = None
         self.app: Sanic | None = None
         self._files: FileService | None = None
+        self._seen_tokens: ServiceTokens | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -250,7 +255,35 @@ class GuardedSocketIOInput(InputChannel):
             finally:
                 await sio.emit("csbot_typing", {"typing": False}, room=conversation)
 
+        @sio.on("csbot_seen")
+        async def seen(sid: str, data: Any) -> None:
+            """The page showed an agent's line on a visible screen: no push needed for it (handoff.notify)."""
+            state = await sio.get_session(sid)
+            bound: ws.WidgetSession | None = state.get("session")
+            now = time.monotonic()
+            if bound is None or now - state.get("seen_reported", 0.0) < SEEN_EVERY_SECONDS:
+                return
+            state["seen_reported"] = now
+            await sio.save_session(sid, state)
+            await self._report_seen(bound)
+
         return bp
+
+    async def _report_seen(self, bound: ws.WidgetSession) -> None:
+        settings = self.gateway.settings
+        if self._seen_tokens is None:
+            self._seen_tokens = ServiceTokens(settings.keyring, "rasa-widget", settings.service_token_seconds)
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3))
+        url = settings.services.url("handoff") + "/internal/seen"
+        tenant = bound.customer.tenant_id
+        try:
+            async with self._http.post(url, json={"conversation_id": bound.conversation_id, "at": time.time()},
+                                       headers=self._seen_tokens.headers(tenant)) as r:  # fmt: skip
+                if r.status >= 400:
+                    log.info("handoff refused a seen report: HTTP %s", r.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the push may go out needlessly; nothing else is lost
+            log.info("could not report a seen chat to the handoff service: %s", exc)
 
     async def _tell(self, sid: str, text: str, error: str) -> None:
         """A refusal the customer sees (rasa-webchat shows it as a bot line; our page as a notice)."""

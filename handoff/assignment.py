@@ -20,6 +20,7 @@ from bot.storage.models import Session, User
 from handoff import domain as d
 from handoff import repository as repo
 from handoff.models import Offer
+from handoff.notify import notify_due
 from handoff.policy import AgentView, choose_agent
 from handoff.states import Event, State
 
@@ -224,6 +225,8 @@ def tick(svc: HandoffService) -> None:
             svc.last_full_pass[tenant] = now
             assign_pass(svc, tenant)
             tell_positions(svc, tenant, now)
+        if cfg.notify_url:
+            notify_due(svc, tenant, now)
 
 
 def tell_positions(svc: HandoffService, tenant_id: str, now: float) -> None:

@@ -28,12 +28,23 @@ class HandoffConfig:
     default_group: str = "general"
     mean_handle_seconds: float = 300.0  # for the expected wait told to the customer
     tick_seconds: float = 1.0
+    # the shop's own push service (APNs/FCM/小程序订阅消息 live there): called for an agent line the customer has
+    # not seen within notify_after_seconds; the body is signed with notify_secret (handoff.notify)
+    notify_url: str = ""
+    notify_secret: str = ""
+    notify_after_seconds: float = 60.0
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> HandoffConfig:
         values = section_values(cls, raw, "handoff")
         cfg = cls(**values)
         cfg.hours()  # validates
+        if cfg.notify_url and not cfg.notify_url.startswith(("https://", "http://")):
+            raise ConfigError("handoff.notify_url", "an http(s) URL of the shop's push service", cfg.notify_url)
+        if cfg.notify_after_seconds < 1:  # a claim must end after the line it covers (handoff.notify)
+            raise ConfigError("handoff.notify_after_seconds", "at least 1 second", cfg.notify_after_seconds)
+        if cfg.notify_url and len(cfg.notify_secret) < 16:
+            raise ConfigError("handoff.notify_secret", "a secret of 16+ characters shared with the push service")
         try:
             ZoneInfo(cfg.timezone)
         except Exception:

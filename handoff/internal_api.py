@@ -67,6 +67,12 @@ def routes(svc: HandoffService, auth: Auth, files: FileService | None = None) ->
                                                    text or "/send_file", intent, at, file)  # fmt: skip
         return {"relayed": relayed}
 
+    async def seen(request: Request, who: Principal) -> Any:
+        """The customer's screen showed the chat (the web chat's report), for the notify hook."""
+        body = await json_body(request, 1024, empty_ok=False)
+        at = body.get("at") if isinstance(body.get("at"), int | float) else None
+        return {"open": await asyncio.to_thread(svc.customer_seen, who.tenant_id, _str(body, "conversation_id"), at)}
+
     async def csat(request: Request, who: Principal) -> Any:
         body = await json_body(request, 1024, empty_ok=False)
         score = body.get("score")
@@ -89,5 +95,5 @@ def routes(svc: HandoffService, auth: Auth, files: FileService | None = None) ->
     def r(path: str, fn: Any) -> Route:
         return Route(path, endpoint(fn, auth, ("service",), audience=SERVICE), methods=["POST"])
 
-    return [r("/handoff", request_human), r("/events", events), r("/csat", csat), r("/left-messages", left_message),
-            r("/end", end)]  # fmt: skip
+    return [r("/handoff", request_human), r("/events", events), r("/seen", seen), r("/csat", csat),
+            r("/left-messages", left_message), r("/end", end)]  # fmt: skip

@@ -83,6 +83,10 @@ class HandoffService:
             hit = self._staff[tenant_id] = (now, rows)
         return hit[1]
 
+    def staff_name(self, tenant_id: str, agent_id: int | None) -> str:
+        with self.db.session() as db:
+            return next((u.nick_name or "" for u in self.staff(db, tenant_id) if u.user_id == agent_id), "")
+
     # --- delivery after commit -----------------------------------------------------------------------
     def deliver(self, fx: Effects) -> None:
         for kind, conv, args in fx.customer:
@@ -186,6 +190,7 @@ class HandoffService:
                 if state is State.WARNING:
                     self._transition(db, fx, s, Event.CUSTOMER_SPOKE, now)
                 s.last_customer_at = now
+                s.customer_seen_at = max(s.customer_seen_at or 0.0, now)  # who writes has read what came before
                 s.last_msg_time = d_utc(now)
                 agents = {s.agent_id} if s.agent_id else {None}
                 self._feed(db, fx, s, "message", msg, agents)
@@ -254,12 +259,27 @@ class HandoffService:
             msg = self._store_message(db, s, Message.FROM_AGENT, who.user_id, text, now, extra)
             if s.first_response_at is None:
                 s.first_response_at = now
+            s.last_agent_at = now
             self._feed(db, fx, s, "message", msg, {who.user_id})
             agent = {"id": str(who.user_id), "name": who.name}
             custom = file.message_fields() if file else None
             fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None, custom)))
         self.deliver(fx)
         return msg
+
+    @retry_transient
+    def customer_seen(self, tenant_id: str, conversation_id: str, at: float | None = None) -> bool:
+        """The customer's screen showed the chat (the web chat says so while it is visible): what the agent
+        wrote until now needs no push (``handoff.notify``). False when no handoff is open for it."""
+        now = self.clock()
+        at = min(at or now, now)  # a client's clock may run ahead; never later than now
+        with self.db.session() as db:
+            s = repo.open_session(db, tenant_id, conversation_id)
+            if s is None:
+                return False
+            if at > (s.customer_seen_at or 0.0):
+                s.customer_seen_at = at
+            return True
 
     @retry_transient
     def close(self, who: Principal, session_id: int, summary: str = "") -> d.SessionView:

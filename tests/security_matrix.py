@@ -113,6 +113,7 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "GET", "/inbox/static/inbox.js", "public"),
     R("handoff", "POST", "/internal/handoff", ("service",), audience="service"),
     R("handoff", "POST", "/internal/events", ("service",), audience="service"),
+    R("handoff", "POST", "/internal/seen", ("service",), audience="service"),
     R("handoff", "POST", "/internal/csat", ("service",), audience="service"),
     R("handoff", "POST", "/internal/left-messages", ("service",), audience="service"),
     R("handoff", "POST", "/internal/end", ("service",), audience="service"),

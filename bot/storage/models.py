@@ -111,6 +111,10 @@ class Session(Base):
     target_agent_id: Mapped[int | None] = mapped_column(BigInteger, comment="a transfer to one agent")
     transfer_note: Mapped[str | None] = mapped_column(String(500))
     csat: Mapped[int | None] = mapped_column(TinyInt, comment="1-5")
+    # the shop's push hook (migration 0006): an agent line the customer has not seen within N seconds
+    last_agent_at: Mapped[float | None] = mapped_column(EpochSeconds)
+    customer_seen_at: Mapped[float | None] = mapped_column(EpochSeconds, comment="the chat was on their screen")
+    notified_at: Mapped[float | None] = mapped_column(EpochSeconds)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", comment="optimistic lock")
 
     __table_args__ = (
@@ -118,6 +122,7 @@ class Session(Base):
         Index("idx_tenant_state", "tenant_id", "session_state"),
         Index("idx_conversation", "tenant_id", "conversation_id"),
         Index("idx_queue", "tenant_id", "session_state", "skill_group", "queue_rank"),
+        Index("idx_unseen", "tenant_id", "session_state", "last_agent_at"),
         Index("idx_agent_state", "agent_id", "session_state"),
     )
 

@@ -128,7 +128,23 @@
     }
     track(msg.text || "", agent);
     scrollDown();
+    if (agent) { unseen = true; reportSeen(); }
   }
+
+  // an agent's line on a visible screen: the platform needs no push to the customer's phone for it
+  // (at most one report per 1.5 s, the last one delayed rather than dropped: the server ignores faster ones)
+  var unseen = false, lastSeen = 0, seenTimer = null;
+  function reportSeen() {
+    if (!unseen || document.visibilityState !== "visible" || !socket || !socket.connected()) return;
+    var wait = lastSeen + 1500 - Date.now();
+    if (wait > 0) {
+      if (!seenTimer) seenTimer = setTimeout(function () { seenTimer = null; reportSeen(); }, wait);
+      return;
+    }
+    unseen = false; lastSeen = Date.now();
+    socket.emit("csbot_seen", {});
+  }
+  document.addEventListener("visibilitychange", reportSeen);
 
   // what the header says: the bot, a place in the queue, or the agent's name
   function track(text, agent) {

@@ -174,8 +174,11 @@ def test_a_flooding_conversation_gets_a_polite_line_not_an_error_page(platform: 
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         responses = list(pool.map(post, range(30)))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] * 20 + [429] * 10
+    ok = sum(r.status_code == 200 for r in responses)
+    refused = sum(r.status_code == 429 for r in responses)
+    # the burst of 20 always passes; the bucket refills one message per 0.5 s (GCRA), so on a slow machine a
+    # few more may get through while the 30 are still arriving, never all of them
+    assert ok + refused == 30 and 20 <= ok < 30 and refused >= 1, [r.status_code for r in responses]
     assert all("太快" in r.json()[0]["text"] for r in responses if r.status_code == 429)
     assert "帮您" in platform.text(sender(), "你好")  # other conversations are not affected
 

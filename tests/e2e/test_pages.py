@@ -10,6 +10,7 @@ go to ``$CSBOT_ARTIFACTS`` (default ``results/screens``)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import statistics
@@ -28,6 +29,8 @@ from bot.storage.db import Database
 from bot.users import UserService
 
 from ..conftest import REPO, free_port
+from ..handoff.test_notify import SECRET as PUSH_SECRET
+from ..handoff.test_notify import PushService
 from ..platform import Platform, start_platform
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
@@ -44,10 +47,19 @@ XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def push() -> Iterator[PushService]:
+    """The shop's push service (an outside service; a real HTTP server on loopback records its calls)."""
+    p = PushService()
+    yield p
+    p.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, push: PushService) -> Iterator[Platform]:
     p = start_platform(tmp_path_factory.mktemp("pages"), extra_env={
         "CSBOT_HANDOFF__WORKING_HOURS": "00:00-24:00", "CSBOT_HANDOFF__OFFER_SECONDS": "60",
-        "CSBOT_WIDGET__ALLOWED_ORIGINS": SHOP})  # fmt: skip
+        "CSBOT_WIDGET__ALLOWED_ORIGINS": SHOP, "CSBOT_HANDOFF__NOTIFY_URL": push.url,
+        "CSBOT_HANDOFF__NOTIFY_SECRET": PUSH_SECRET, "CSBOT_HANDOFF__NOTIFY_AFTER_SECONDS": "5"})  # fmt: skip
     yield p
     p.stop()
 
@@ -343,6 +355,49 @@ def test_photos_and_pdfs_go_both_ways_cleaned_and_a_disguised_program_is_refused
     agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
     for ctx in (agent_ctx, customer_ctx):
         ctx.close()
+
+
+def test_a_customer_who_left_gets_a_push_for_the_agents_line_and_one_who_looks_does_not(
+        site: Platform, browser: object, push: PushService) -> None:  # fmt: skip
+    from playwright.sync_api import expect
+
+    from handoff.notify import signature
+
+    tag = uuid.uuid4().hex[:4]
+    agent_account(site, f"fay{tag}", f"小菲{tag}")
+    agent_ctx, customer_ctx = browser.new_context(), browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
+    agent, customer = agent_ctx.new_page(), customer_ctx.new_page()
+    log_in(agent, f"http://127.0.0.1:{site.ports['handoff']}", f"fay{tag}")
+    go_online(agent)
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    customer.fill("#input", "人工")
+    customer.press("#input", "Enter")
+    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
+    expect(customer.locator("#status")).to_contain_text(f"小菲{tag}", timeout=15_000)
+
+    def pushed(text: str) -> list[dict]:
+        return [p for p in push.payloads() if p["preview"] == text]
+
+    looking = f"看得到吗{tag}"
+    type_and_wait(agent, "#draft", looking, customer, "#log li.agent")
+    time.sleep(7)  # past the 5 s of this platform: the page said it was seen
+    assert pushed(looking) == []
+    customer_ctx.close()  # the customer leaves
+    gone = f"您还在吗{tag}"
+    agent.fill("#draft", gone)
+    agent.press("#draft", "Enter")
+    deadline = time.monotonic() + 15
+    while not pushed(gone) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (call,) = pushed(gone)
+    assert call["agent"]["name"] == f"小菲{tag}" and call["conversation_id"].startswith("w-")
+    headers, body = next((h, b) for h, b in push.calls if json.loads(b)["preview"] == gone)
+    assert headers["x-csbot-signature"] == signature(PUSH_SECRET, headers["x-csbot-timestamp"], body)
+    agent.click("#close-chat")
+    agent.click("#close-ok")
+    agent.uncheck("#available")
+    agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
+    agent_ctx.close()
 
 
 @contextlib.contextmanager
