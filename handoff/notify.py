@@ -63,8 +63,9 @@ def claim_due(svc: HandoffService, tenant_id: str, now: float) -> list[Unseen]:
                   or_(Session.notified_at.is_(None), Session.notified_at <= Session.last_agent_at))  # fmt: skip
     out: list[Unseen] = []
     with svc.db.session() as db:
-        rows = db.scalars(select(Session).where(Session.tenant_id == tenant_id, Session.session_state.in_(open_codes),
-                                                Session.last_agent_at <= cutoff, unseen).limit(200))  # fmt: skip
+        rows = list(db.scalars(select(Session).where(
+            Session.tenant_id == tenant_id, Session.session_state.in_(open_codes), Session.last_agent_at <= cutoff,
+            unseen).limit(200)))  # fmt: skip
         for s in rows:
             won = db.execute(update(Session).where(Session.session_id == s.session_id, unseen)
                              .values(notified_at=now)).rowcount  # type: ignore[attr-defined]  # fmt: skip

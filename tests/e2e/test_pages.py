@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -266,25 +267,56 @@ def test_an_expired_agent_login_asks_again_and_keeps_the_draft(site: Platform, b
     ctx.close()
 
 
+@dataclass
+class Chat:
+    """An agent in the inbox chatting with a web customer (each in their own browser context)."""
+
+    agent_ctx: object
+    agent: object
+    customer_ctx: object
+    customer: object
+    name: str
+
+    def close(self) -> None:
+        """The agent ends the chat and goes off duty (later tests' customers go to their own agents)."""
+        self.agent.click("#close-chat")  # type: ignore[attr-defined]
+        self.agent.click("#close-ok")  # type: ignore[attr-defined]
+        self.agent.uncheck("#available")  # type: ignore[attr-defined]
+        self.agent.wait_for_function(  # type: ignore[attr-defined]
+            "document.getElementById('available-label').textContent === '离线'")
+        for ctx in (self.agent_ctx, self.customer_ctx):
+            with contextlib.suppress(Exception):  # a test may have closed the customer's already
+                ctx.close()  # type: ignore[attr-defined]
+
+
+def chat_with_a_person(site: Platform, browser: object, login: str, name: str, ask: str = "人工") -> Chat:
+    """A new agent goes online; a web customer asks for a person; the agent accepts."""
+    from playwright.sync_api import expect
+
+    agent_account(site, login, name)
+    agent_ctx, customer_ctx = browser.new_context(), browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
+    agent, customer = agent_ctx.new_page(), customer_ctx.new_page()
+    log_in(agent, f"http://127.0.0.1:{site.ports['handoff']}", login)
+    go_online(agent)
+    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
+    customer.fill("#input", ask)
+    customer.press("#input", "Enter")
+    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
+    expect(customer.locator("#status")).to_contain_text(name, timeout=15_000)
+    return Chat(agent_ctx, agent, customer_ctx, customer, name)
+
+
 def test_a_supervisor_sees_the_day_and_ends_a_chat_an_agent_holds(site: Platform, browser: object) -> None:
     from playwright.sync_api import expect
 
     tag = uuid.uuid4().hex[:4]
-    agent_account(site, f"dan{tag}", f"小丹{tag}")
     UserService(Database.from_settings(load_settings(site.env))).create("default", f"boss{tag}", f"主管{tag}",
                                                                          {"supervisor"}, "password-123")  # fmt: skip
+    chat = chat_with_a_person(site, browser, f"dan{tag}", f"小丹{tag}", "找人工")
+    agent, customer = chat.agent, chat.customer
     inbox_url = f"http://127.0.0.1:{site.ports['handoff']}"
-    agent_ctx, boss_ctx = browser.new_context(), browser.new_context()  # type: ignore[attr-defined]
-    agent, boss = agent_ctx.new_page(), boss_ctx.new_page()
-    customer_ctx = browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
-    customer = customer_ctx.new_page()
-    log_in(agent, inbox_url, f"dan{tag}")
-    go_online(agent)
-    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
-    customer.fill("#input", "找人工")
-    customer.press("#input", "Enter")
-    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
-    expect(customer.locator("#status")).to_contain_text(f"小丹{tag}", timeout=15_000)
+    boss_ctx = browser.new_context()  # type: ignore[attr-defined]
+    boss = boss_ctx.new_page()
 
     log_in(boss, inbox_url, f"boss{tag}")
     expect(boss.locator("#supervisor")).to_be_visible()
@@ -302,8 +334,8 @@ def test_a_supervisor_sees_the_day_and_ends_a_chat_an_agent_holds(site: Platform
     expect(boss.locator("#served li", has_text=f"小丹{tag}")).to_have_count(0, timeout=10_000)
     agent.uncheck("#available")
     agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
-    for ctx in (agent_ctx, boss_ctx, customer_ctx):
-        ctx.close()
+    for ctx in (chat.agent_ctx, boss_ctx, chat.customer_ctx):
+        ctx.close()  # type: ignore[attr-defined]
 
 
 def test_photos_and_pdfs_go_both_ways_cleaned_and_a_disguised_program_is_refused(site: Platform,
@@ -359,21 +391,11 @@ def test_photos_and_pdfs_go_both_ways_cleaned_and_a_disguised_program_is_refused
 
 def test_a_customer_who_left_gets_a_push_for_the_agents_line_and_one_who_looks_does_not(
         site: Platform, browser: object, push: PushService) -> None:  # fmt: skip
-    from playwright.sync_api import expect
-
     from handoff.notify import signature
 
     tag = uuid.uuid4().hex[:4]
-    agent_account(site, f"fay{tag}", f"小菲{tag}")
-    agent_ctx, customer_ctx = browser.new_context(), browser.new_context(viewport=PHONE)  # type: ignore[attr-defined]
-    agent, customer = agent_ctx.new_page(), customer_ctx.new_page()
-    log_in(agent, f"http://127.0.0.1:{site.ports['handoff']}", f"fay{tag}")
-    go_online(agent)
-    customer.goto(f"{site.rasa_url}/webhooks/socketio/chat")
-    customer.fill("#input", "人工")
-    customer.press("#input", "Enter")
-    agent.locator("#offers li button", has_text="接入").first.click(timeout=20_000)
-    expect(customer.locator("#status")).to_contain_text(f"小菲{tag}", timeout=15_000)
+    chat = chat_with_a_person(site, browser, f"fay{tag}", f"小菲{tag}")
+    agent, customer, customer_ctx = chat.agent, chat.customer, chat.customer_ctx
 
     def pushed(text: str) -> list[dict]:
         return [p for p in push.payloads() if p["preview"] == text]
@@ -393,11 +415,7 @@ def test_a_customer_who_left_gets_a_push_for_the_agents_line_and_one_who_looks_d
     assert call["agent"]["name"] == f"小菲{tag}" and call["conversation_id"].startswith("w-")
     headers, body = next((h, b) for h, b in push.calls if json.loads(b)["preview"] == gone)
     assert headers["x-csbot-signature"] == signature(PUSH_SECRET, headers["x-csbot-timestamp"], body)
-    agent.click("#close-chat")
-    agent.click("#close-ok")
-    agent.uncheck("#available")
-    agent.wait_for_function("document.getElementById('available-label').textContent === '离线'")
-    agent_ctx.close()
+    chat.close()
 
 
 @contextlib.contextmanager
