@@ -6,8 +6,9 @@ few seconds, the way the web chat page does. Prints JSON.
 * lost: messages with no reply within 15 s
 * memory: the Rasa process's RSS before the first connection and with all N connected (growth per connection)
 
-The customers run in this process (python-socketio's asyncio client): on a 2-core machine they share the CPU
-with the platform, so the numbers are an upper bound on what the server alone costs.
+The customers run in this process (Socket.IO v5 over ``websockets``, as the page's own client speaks it): on a
+2-core machine they share the CPU with the platform, so the numbers are an upper bound on what the server alone
+costs.
 
     python -m bench.widget_bench [--connections 500] [--every 5] [--seconds 60]
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import psutil
-import socketio
+import websockets
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -42,41 +43,56 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Customer:
+    """One web chat customer speaking Socket.IO v5 over a WebSocket (what the page's own client does)."""
+
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.confirmed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.waiting: asyncio.Future[float] | None = None
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.ws: Any = None
         self.session = ""
-        self.sio.on("session_confirm", self._confirm)
-        self.sio.on("bot_uttered", self._reply)
+        self.replies: asyncio.Queue[float] = asyncio.Queue()
+        self.confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    async def _confirm(self, data: Any) -> None:
-        if not self.confirmed.done():
-            self.confirmed.set_result(data)
+    async def _pump(self) -> None:
+        async for raw in self.ws:
+            if raw == "2":  # engine.io ping
+                await self.ws.send("3")
+            elif raw.startswith("42"):
+                name, data = json.loads(raw[2:])[:2]
+                if name == "session_confirm" and not self.confirmed.done():
+                    self.confirmed.set_result(data["session_id"])
+                elif name == "bot_uttered":
+                    self.replies.put_nowait(time.perf_counter())
 
-    async def _reply(self, data: Any) -> None:
-        if self.waiting is not None and not self.waiting.done():
-            self.waiting.set_result(time.perf_counter())
+    async def emit(self, name: str, data: dict[str, Any]) -> None:
+        await self.ws.send("42" + json.dumps([name, data], ensure_ascii=False))
 
     async def connect(self) -> float:
         started = time.perf_counter()
-        await self.sio.connect(self.url, socketio_path="/socket.io", transports=["websocket"])
-        await self.sio.emit("session_request", {"since": None})
-        self.session = (await asyncio.wait_for(self.confirmed, 30))["session_id"]
+        self.ws = await websockets.connect(self.url, max_size=2**20, open_timeout=30)
+        json.loads((await self.ws.recv())[1:])  # engine.io open
+        await self.ws.send("40")
+        await self.ws.recv()  # socket.io connect
+        self.pump = asyncio.create_task(self._pump())
+        await self.emit("session_request", {})
+        self.session = await asyncio.wait_for(self.confirmed, 30)
         return (time.perf_counter() - started) * 1000
 
     async def run(self, every: float, until: float, latencies: list[float], lost: list[int]) -> None:
         await asyncio.sleep(random.uniform(0, every))  # spread the first messages over the interval
         while time.perf_counter() < until:
-            self.waiting = asyncio.get_running_loop().create_future()
+            while not self.replies.empty():
+                self.replies.get_nowait()  # the second line of a two-line answer belongs to the last message
             sent = time.perf_counter()
-            await self.sio.emit("user_uttered", {"message": random.choice(MESSAGES), "session_id": self.session})
+            await self.emit("user_uttered", {"message": random.choice(MESSAGES), "session_id": self.session})
             try:
-                latencies.append((await asyncio.wait_for(self.waiting, 15) - sent) * 1000)
+                latencies.append((await asyncio.wait_for(self.replies.get(), 15) - sent) * 1000)
             except asyncio.TimeoutError:
                 lost.append(1)
             await asyncio.sleep(max(0.0, every - (time.perf_counter() - sent)) * random.uniform(0.8, 1.2))
+
+    async def close(self) -> None:
+        self.pump.cancel()
+        await self.ws.close()
 
 
 def rasa_rss_mb(home: Path) -> float:
@@ -94,6 +110,10 @@ async def load(url: str, home: Path, n: int, ramp: int, every: float, seconds: f
         results = await asyncio.gather(*(c.connect() for c in customers[i:i + ramp]), return_exceptions=True)
         connect_ms += [r for r in results if isinstance(r, float)]
         failed += sum(1 for r in results if not isinstance(r, float))
+        for r in results:
+            if not isinstance(r, float):
+                print(f"connect failed: {r!r}", file=sys.stderr)
+                break
     await asyncio.sleep(2)
     rss_connected = rasa_rss_mb(home)
     latencies: list[float] = []
@@ -102,7 +122,7 @@ async def load(url: str, home: Path, n: int, ramp: int, every: float, seconds: f
     alive = [c for c in customers if c.session]
     await asyncio.gather(*(c.run(every, until, latencies, lost) for c in alive))
     rss_after = rasa_rss_mb(home)
-    await asyncio.gather(*(c.sio.disconnect() for c in alive), return_exceptions=True)
+    await asyncio.gather(*(c.close() for c in alive), return_exceptions=True)
     return {
         "connections": n, "connected": len(alive), "connect_failed": failed,
         "connect_ms": {"p50": pct(connect_ms, 50), "p99": pct(connect_ms, 99)},
@@ -129,6 +149,8 @@ def main() -> None:
         finally:
             p.stop()
     print(json.dumps({"cpu": cpu(), **out}, ensure_ascii=False, indent=2))
+    if not out["connected"]:
+        sys.exit("no connection was made")
 
 
 if __name__ == "__main__":
