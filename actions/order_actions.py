@@ -60,6 +60,16 @@ def logistics_reply(order: Order) -> str:
     return head + f"{last.time} {last.text}"
 
 
+def order_card(order: Order) -> dict[str, str]:
+    """The card the web chat draws under the reply (``custom.order``): number, state, goods, latest tracking."""
+    last = order.tracking[-1] if order.tracking else None
+    goods = "、".join(f"{i.name} ×{i.qty}" for i in order.items[:3]) + ("等" if len(order.items) > 3 else "")
+    card = {"order_no": order.order_id, "status": f"{order.status_text} · ¥{order.total:.2f}", "goods": goods}
+    if last:
+        card["logistics"] = f"{order.courier or ''} {last.time} {last.text}".strip()
+    return card
+
+
 class ActionHandleOrder(Action):
     def name(self) -> str:
         return "action_handle_order"
@@ -121,4 +131,6 @@ class ActionHandleOrder(Action):
             keep = not isinstance(exc, MalformedOrderId | OrderNotFound | NotYourOrder)
             return [SlotSet("order_id", order_id if keep else None), SlotSet("order_task", task)]
         dispatcher.utter_message(text=reply)
+        if tracker.get_latest_input_channel() == "socketio":  # the web chat draws it; REST clients get text only
+            dispatcher.utter_message(json_message={"order": order_card(order)})
         return [SlotSet("order_id", order.order_id), SlotSet("order_task", None)]

@@ -46,11 +46,12 @@ def kb_server(knowledge_url: tuple[str, ServiceTokens], monkeypatch: pytest.Monk
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
 
 
-def run_action(action: Action, text: str, intent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_action(action: Action, text: str, intent: str,
+               conversation: str = "default:u1001") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
     """(messages, events) of one action run on a first message with this text and intent."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
-              "metadata": sealed("u1001", "default:u1001")}  # a logged-in customer  # fmt: skip
-    t = Tracker("default:u1001", {}, latest, [], False, None, {}, "action_listen")
+              "metadata": sealed("u1001", conversation)}  # a logged-in customer  # fmt: skip
+    t = Tracker(conversation, {}, latest, [], False, None, {}, "action_listen")
     d = CollectingDispatcher()
     return d.messages, asyncio.run(action.run(d, t, {}))
 
@@ -120,7 +121,9 @@ def test_an_escalation_is_queued_for_a_person_and_the_bot_pauses(monkeypatch: py
     with serve_in_thread(app) as url:
         app.state.handoff.presence.heartbeat("default", agent.user_id, app.state.handoff.clock())
         monkeypatch.setattr(handoff_actions, "handoff_client", lambda: HandoffClient(url, handoff_client_tokens(s)))
-        msgs, events = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint")
+        # a conversation of its own: the default home's database outlives one run of the tests
+        conv = f"default:u1001-{uuid.uuid4().hex[:6]}"
+        msgs, events = run_action(ActionHandleComplaint(), "我要投诉你们 找你们领导来", "complaint", conv)
     assert "已为您转接人工客服" in msgs[1]["text"] and "前面还有" in msgs[1]["text"]
     assert {"event": "pause", "timestamp": None} in events
 

@@ -97,3 +97,15 @@ def test_shop_down_gets_a_polite_reply_and_keeps_the_task(monkeypatch: pytest.Mo
     msgs, events = run_action(tracker("订单250316084512367890到哪了", "logistics", oid("250316084512367890")))
     assert "订单系统暂时有点忙" in msgs[0]["text"]
     assert {"event": "slot", "name": "order_task", "value": "logistics", "timestamp": None} in events
+
+
+def test_the_order_card_shows_number_state_goods_and_the_latest_tracking() -> None:
+    from actions.order_actions import order_card
+    from bot.orders.models import Order, OrderItem, TrackingEvent
+
+    o = Order("250316084512367890", "u1", "shipped", "2026-11-29 20:14", 259.0,
+              (OrderItem("卫衣", 1, 199.0), OrderItem("袜子", 1, 60.0)), "顺丰", "SF1",
+              (TrackingEvent("11-24 09:12", "已揽收"), TrackingEvent("11-25 06:05", "到达上海")))  # fmt: skip
+    assert order_card(o) == {"order_no": "250316084512367890", "status": f"{o.status_text} · ¥259.00",
+                             "goods": "卫衣 ×1、袜子 ×1", "logistics": "顺丰 11-25 06:05 到达上海"}  # fmt: skip
+    assert "logistics" not in order_card(Order("250316084512367891", "u1", "paid", "", 9.0))

@@ -467,6 +467,9 @@ def _chat_as_customer(page: object) -> None:
     reply = chat.locator("#log li.bot").first
     expect(reply).to_be_visible(timeout=20_000)
     assert "先登录" not in reply.inner_text()  # the shop's token made them a known customer
+    card = chat.locator("#log .card").first  # the order, drawn as a card under the reply
+    expect(card).to_contain_text("250316084512367890", timeout=20_000)
+    expect(card).to_contain_text("顺丰")
     shot(page, "07-snippet-on-shop-page")
     page.context.close()
 
