@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
     "orders": {"type": "demo"},
     # images and PDFs customers and agents send (bot/files): max_mb, link_days, public_url, s3 options
     "files": {"type": "local"},
+    # the WeChat Official Account (channels/wechat): token, app_id, app_secret, aes_key, mode, api_base, tenant
+    "wechat": {},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
 }

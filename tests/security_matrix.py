@@ -48,6 +48,8 @@ ROUTES: tuple[R, ...] = (
     R("rasa", "GET", "/webhooks/socketio/chat", "public"),
     R("rasa", "GET", "/webhooks/socketio/widget.js", "public"),
     R("rasa", "POST", "/webhooks/socketio/upload", "widget"),
+    R("rasa", "GET", "/webhooks/wechat/webhook", "public"),  # WeChat's signature, checked by the channel
+    R("rasa", "POST", "/webhooks/wechat/webhook", "public"),
     R("rasa", "GET", "/status", "rasa"),
     R("rasa", "GET", "/domain", "rasa"),
     R("rasa", "GET", "/conversations/matrix-1/tracker", "rasa"),
