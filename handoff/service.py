@@ -31,6 +31,9 @@ from handoff.states import Event, IllegalTransition, State, step
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
+# WeChat refuses lines 48 h after the customer last wrote, or past 5 lines (45015/45047); other channels rarely fail
+UNDELIVERED = ("这条消息没有送达客户（微信客户超过 48 小时未发言或已达 5 条上限时会这样），"
+               "请等客户回复后再发，或改用短信跟进")
 CANCEL_INTENTS = ("deny", "stop", "cancel_handoff")
 CANCEL_WORDS = ("不用了", "取消排队", "不排了", "算了")
 
@@ -88,7 +91,9 @@ class HandoffService:
             return next((u.nick_name or "" for u in self.staff(db, tenant_id) if u.user_id == agent_id), "")
 
     # --- delivery after commit -----------------------------------------------------------------------
-    def deliver(self, fx: Effects) -> None:
+    def deliver(self, fx: Effects) -> list[tuple[str, str]]:
+        """Tell the customers and wake the agents; returns the (kind, conversation) deliveries that failed."""
+        failed: list[tuple[str, str]] = []
         for kind, conv, args in fx.customer:
             try:
                 if kind == "say":
@@ -99,8 +104,10 @@ class HandoffService:
                     self.customer.trigger(conv, args)
             except Exception:  # the state is committed; a customer line that could not be delivered is logged
                 log.exception("could not reach conversation %s (%s)", conv, kind)
+                failed.append((kind, conv))
         if fx.agents:
             self.notify(fx.agents)
+        return failed
 
     def _feed(self, db: Any, fx: Effects, s: Session, kind: str, payload: dict[str, Any],
               agents: set[int | None]) -> None:  # fmt: skip
@@ -264,8 +271,22 @@ class HandoffService:
             agent = {"id": str(who.user_id), "name": who.name}
             custom = file.message_fields() if file else None
             fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None, custom)))
-        self.deliver(fx)
+            conversation = s.conversation_id or ""
+        if self.deliver(fx):  # kept, and marked, so the agent sees it did not arrive and can follow up
+            self._mark_undelivered(int(msg["message"]["id"]), session_id)
+            msg["message"]["undelivered"] = True
+            msg["warning"] = UNDELIVERED
+            log.warning("an agent line to %s was not delivered", conversation)
         return msg
+
+    @retry_transient
+    def _mark_undelivered(self, msg_id: int, session_id: int) -> None:
+        import json
+
+        with self.db.session() as db:
+            m = db.get(Message, (msg_id, session_id))
+            if m is not None:
+                m.content = json.dumps({**json.loads(m.content or "{}"), "undelivered": True}, ensure_ascii=False)
 
     @retry_transient
     def customer_seen(self, tenant_id: str, conversation_id: str, at: float | None = None) -> bool:

@@ -277,6 +277,7 @@
       a.textContent = "文件：" + (m.file.name || "未命名"); b.appendChild(a);
     }
     li.appendChild(b);
+    if (m.undelivered) { var w = document.createElement("span"); w.className = "undelivered"; w.textContent = "未送达客户"; li.appendChild(w); }
     $("messages").appendChild(li); scrollDown();
   }
   function appendDivider(text) {
@@ -370,6 +371,7 @@
     api("POST", "/api/agent/sessions/" + id + "/messages", { text: text }).then(function (msg) {
       keep.removeItem("csbot.draft." + id);
       if (selected === id) { $("draft").value = ""; appendLine(chats[id], msg.message); }
+      if (msg.warning) toast(msg.warning);
     }).catch(fail);  // on failure (or an expired login) the draft stays where it was
   });
 

@@ -186,6 +186,12 @@ def test_an_agents_lines_reach_wechat_through_customer_service_messages(platform
             time.sleep(0.1)
         line = next(m for m in wechat.sent if "哪里不满意" in m["text"]["content"])
         assert line["touser"] == who and line["msgtype"] == "text"
+        # WeChat refuses a line (the 5-line quota): the agent is told, the line is kept and marked
+        wechat.fail_next = [45047]
+        refused = agent.post(f"/sessions/{sid}/messages", {"text": "还有别的问题吗"}).json()
+        assert refused["message"]["undelivered"] and "没有送达" in refused["warning"]
+        detail = httpx.get(f"{agent.base}/api/agent/sessions/{sid}", headers=agent.h).json()
+        assert [m.get("undelivered", False) for m in detail["messages"] if m["from"] == "agent"][-2:] == [False, True]
         # what the customer writes back reaches the agent, and the bot stays quiet
         assert post(platform, message(who, "衣服洗了就缩水")).text == "success"
         assert agent.next("message", sender="customer")["message"]["text"] == "衣服洗了就缩水"

@@ -306,3 +306,23 @@ def test_waiting_customers_hear_their_place_as_the_queue_moves(desk: Desk) -> No
     desk.advance(35)
     a.tick(desk.svc)  # nothing moved: nothing said
     assert sum("还在为您排队" in x for x in desk.customers.texts("c3")) == 1
+
+
+def test_a_line_the_customer_channel_refuses_is_kept_marked_and_the_agent_told(desk: Desk) -> None:
+    import json
+
+    from bot.storage.models import Message
+
+    who = desk.agent("deliv")
+    sid = desk.ask("c-deliv").session_id
+    a.accept(desk.svc, who, int(offers(desk, who.user_id)[-1]["offer_id"]))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("WeChat API error 45047: out of response count limit")
+
+    desk.svc.customer.say = refuse  # type: ignore[method-assign]
+    out = desk.svc.send(who, sid, "还在吗")
+    assert out["message"]["undelivered"] and "没有送达" in out["warning"]
+    with desk.svc.db.session() as db:
+        stored = db.get(Message, (int(out["message"]["id"]), sid))
+        assert json.loads(stored.content) == {"text": "还在吗", "undelivered": True}
