@@ -32,7 +32,10 @@ def second_rasa(p: Platform, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     s = load_settings({**p.env, "CSBOT_SERVICES__RASA_PORT": str(port)})
     proc = subprocess.Popen(
-        server_command(s, p.home / "endpoints.yml"), env=child_env(s), cwd=REPO,
+        # the platform's own settings (channels read theirs, e.g. wechat:), then this instance's port
+        server_command(s, p.home / "endpoints.yml"), cwd=REPO,
+        env={**child_env(s), **{k: v for k, v in p.env.items() if k.startswith("CSBOT_")},
+             "CSBOT_SERVICES__RASA_PORT": str(port)},
         stdout=(tmp / "rasa-b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -101,6 +104,45 @@ def test_one_conversation_across_two_instances(store: str, mariadb_url: str, red
             assert kind == "double"
             # sub-second precision survives (a 4-byte FLOAT would collapse these to a few distinct values)
             assert len(set(ts)) > len(ts) // 2
+    finally:
+        os.killpg(b_proc.pid, signal.SIGTERM)
+        b_proc.wait(timeout=30)
+        a.stop()
+
+
+def test_wechats_three_tries_spread_over_two_instances_make_one_bot_turn(redis_db: int, tmp_path: Path) -> None:
+    from channels.wechat import crypto, wxml
+
+    from .test_wechat import AES, APPID, TOKEN
+
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    a = start_platform(tmp_path, extra_env={
+        "CSBOT_LOCK_STORE__TYPE": "redis", "CSBOT_LOCK_STORE__URL": redis_url,
+        "CSBOT_LOCK_STORE__KEY_PREFIX": f"t{uuid.uuid4().hex[:6]}",
+        "CSBOT_TRACKER_STORE__TYPE": "redis", "CSBOT_TRACKER_STORE__URL": redis_url,
+        "CSBOT_TRACKER_STORE__KEY_PREFIX": f"tr{uuid.uuid4().hex[:6]}",
+        "CSBOT_WECHAT__TOKEN": TOKEN, "CSBOT_WECHAT__APP_ID": APPID, "CSBOT_WECHAT__APP_SECRET": "s",
+        "CSBOT_WECHAT__AES_KEY": AES, "CSBOT_WECHAT__MODE": "compatible",
+        "CSBOT_WECHAT__API_BASE": "http://127.0.0.1:9"})  # fmt: skip
+    b_proc, b_url = second_rasa(a, tmp_path)
+    try:
+        openid = "oTwo_" + uuid.uuid4().hex[:16]
+        for n, text in enumerate(["怎么退货", "运费谁出"]):
+            msg = wxml.build({"ToUserName": "gh_shop", "FromUserName": openid, "CreateTime": int(time.time()),
+                              "MsgType": "text", "Content": text, "MsgId": f"{uuid.uuid4().int % 10**18}"})  # fmt: skip
+
+            async def tries(body: str = msg) -> list[httpx.Response]:
+                ts, nonce = str(int(time.time())), "7"
+                params = {"timestamp": ts, "nonce": nonce, "signature": crypto.signature(TOKEN, ts, nonce)}
+                async with httpx.AsyncClient(timeout=60) as c:
+                    return await asyncio.gather(*(c.post(f"{u}/webhooks/wechat/webhook", params=params, content=body)
+                                                  for u in (a.rasa_url, b_url, a.rasa_url)))  # fmt: skip
+
+            answers = asyncio.run(tries())
+            assert [r.status_code for r in answers] == [200, 200, 200]
+            assert sum(r.text == "success" for r in answers) == 2, [r.text[:80] for r in answers]
+            tracker = httpx.get(f"{b_url}/conversations/default:wx-{openid}/tracker", headers=a.rasa_api()).json()
+            assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["怎么退货", "运费谁出"][:n + 1]
     finally:
         os.killpg(b_proc.pid, signal.SIGTERM)
         b_proc.wait(timeout=30)
