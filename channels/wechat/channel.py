@@ -24,12 +24,16 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.files.inspect import Rejected
+from bot.files.service import FileService
 from bot.identity import Customer
 from bot.settings import Settings, load_settings
 from channels.gateway import Gateway, slow_down_text
@@ -43,7 +47,10 @@ PASSIVE_SECONDS = 4.0  # of WeChat's 5: the rest is for the network and encrypti
 MAX_SKEW_SECONDS = 300
 DEDUP_SECONDS = 60  # WeChat's three tries are over within ~15 s
 OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
-ONLY_TEXT = "目前只能看懂文字消息哦，麻烦用文字描述一下您的问题～"
+ONLY_TEXT = "目前只能看懂文字和图片哦，麻烦用文字描述一下您的问题～"
+PHOTO_LOST = "图片没有收到，麻烦再发一次～"
+FILE_PAYLOAD = "/send_file"  # what a photo says to the bot (data/rules.yml); the photo itself is in the metadata
+MEDIA_HOSTS = {"mmbiz.qpic.cn", "mmbiz.qlogo.cn", "mmsns.qpic.cn"}  # where WeChat serves customers' photos
 GREETING = "/greet"
 
 
@@ -139,6 +146,7 @@ class WeChatInput(InputChannel):
         self.api = WeChatApi(self.account.api_base, self.account.app_id, self.account.app_secret) \
             if self.account else None  # fmt: skip
         self._pending: set[asyncio.Task[Any]] = set()
+        self.files: FileService | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -237,7 +245,32 @@ class WeChatInput(InputChannel):
             if event == "click" and msg.get("EventKey"):  # a menu button: its key is a payload or a question
                 return msg["EventKey"][:200], None
             return None, None  # unsubscribe, location, view…: nothing to say
+        if kind == "image" and msg.get("PicUrl"):
+            return FILE_PAYLOAD, None  # the photo itself is fetched in _turn
         return None, ONLY_TEXT
+
+    async def _fetch_image(self, url: str, tenant_id: str) -> dict[str, str] | None:
+        """A customer's photo from WeChat's media host, checked and stored like a web upload (``bot.files``);
+        its signed link, or None when it could not be had."""
+        host = urlsplit(url).hostname or ""
+        allowed = {*MEDIA_HOSTS, urlsplit(self.account.api_base).hostname or ""} if self.account else set()
+        if urlsplit(url).scheme not in ("http", "https") or host not in allowed:
+            log.warning("wechat: a PicUrl on an unexpected host was not fetched: %s", host)
+            return None
+        if self.files is None:
+            self.files = FileService.from_settings(self.settings)
+        try:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as r:
+                data = await r.content.read(self.files.max_bytes + 1)
+            if r.status != 200 or len(data) > self.files.max_bytes:
+                return None
+            stored = await asyncio.get_running_loop().run_in_executor(None, self.files.save, tenant_id, "微信图片",
+                                                                      data)  # fmt: skip
+        except (aiohttp.ClientError, asyncio.TimeoutError, Rejected) as exc:
+            log.info("wechat: a customer's photo was not kept: %s", exc)
+            return None
+        return {"url": stored.url, "name": stored.name, "content_type": stored.content_type}
 
     async def _turn(self, acct: Account, msg: dict[str, str], openid: str, request: Request,
                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str | None:  # fmt: skip
@@ -251,6 +284,11 @@ class WeChatInput(InputChannel):
             return slow_down_text(decision)
         collector = CollectingOutputChannel()
         metadata = self.gateway.metadata(customer, conversation, None)
+        if text == FILE_PAYLOAD and msg.get("MsgType") == "image":
+            file = await self._fetch_image(msg.get("PicUrl", ""), acct.tenant_id)
+            if file is None:
+                return PHOTO_LOST
+            metadata["file"] = file
         message = UserMessage(text, collector, conversation, input_channel=self.name(), metadata=metadata)
         task = asyncio.ensure_future(on_new_message(message))
         try:

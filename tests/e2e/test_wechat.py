@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from channels.wechat import crypto, wxml
@@ -57,9 +57,14 @@ class FakeWeChat:
         async def health(_: Request) -> JSONResponse:
             return JSONResponse({"ok": True})
 
+        async def photo(_: Request) -> Response:  # a customer's photo on WeChat's media host
+            from tests.bot.test_files import jpeg_with_gps
+
+            return Response(jpeg_with_gps(), media_type="image/jpeg")
+
         return Starlette(routes=[Route("/cgi-bin/stable_token", token, methods=["POST"]),
                                  Route("/cgi-bin/message/custom/send", send, methods=["POST"]),
-                                 Route("/health", health)])  # fmt: skip
+                                 Route("/health", health), Route("/mmbiz/photo.jpg", photo)])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +169,7 @@ def test_bad_input_is_refused_cleanly(platform: Platform) -> None:
     assert post(platform, b"<xml><a>").status_code == 400
     assert post(platform, b"<xml>" + b"x" * 2_000_000 + b"</xml>").status_code == 413
     assert post(platform, message("../../etc", "你好")).status_code == 400
-    assert "文字" in reply_text(post(platform, message(who, kind="image", PicUrl="http://x/y.jpg", MediaId="m")))
+    assert "文字" in reply_text(post(platform, message(who, kind="video", MediaId="m")))
     assert "帮您" in reply_text(post(platform, message(who, "你好")))  # and the channel still serves
 
 
@@ -196,6 +201,29 @@ def test_an_agents_lines_reach_wechat_through_customer_service_messages(platform
         assert post(platform, message(who, "衣服洗了就缩水")).text == "success"
         assert agent.next("message", sender="customer")["message"]["text"] == "衣服洗了就缩水"
         agent.post(f"/sessions/{sid}/close", {"summary": "缩水"})
+    finally:
+        agent.ws.close()
+        httpx.post(f"{agent.base}/api/agent/availability", json={"available": False}, headers=agent.h)
+
+
+def test_a_customers_photo_is_kept_clean_and_the_agent_sees_it(platform: Platform, wechat: FakeWeChat) -> None:
+    agent = Agent(platform, f"wxp-{uuid.uuid4().hex[:4]}")
+    who = openid()
+    try:
+        pic = f"{wechat.url}/mmbiz/photo.jpg"  # type: ignore[attr-defined]
+        got = reply_text(post(platform, message(who, kind="image", PicUrl=pic, MediaId="media-1")))
+        assert "收到您发的文件" in got and "1. 转人工" in got  # the bot cannot read it; a person can
+        assert "前面还有" in reply_text(post(platform, message(who, "1")))
+        offer = agent.next("offer")
+        agent.post(f"/offers/{offer['offer_id']}/accept")
+        detail = httpx.get(f"{agent.base}/api/agent/sessions/{offer['session']['id']}", headers=agent.h).json()
+        photo = next(line["file"] for line in detail["conversation"] if line.get("file"))
+        served = httpx.get(photo["url"], timeout=10)
+        assert served.headers["content-type"] == "image/jpeg" and b"PhoneMaker" not in served.content  # no EXIF
+        # a PicUrl anywhere but WeChat's media hosts is never fetched
+        lost = reply_text(post(platform, message(openid(), kind="image", PicUrl="http://169.254.169.254/x.jpg")))
+        assert "图片没有收到" in lost
+        agent.post(f"/sessions/{offer['session']['id']}/close", {"summary": "看了照片"})
     finally:
         agent.ws.close()
         httpx.post(f"{agent.base}/api/agent/availability", json={"available": False}, headers=agent.h)
