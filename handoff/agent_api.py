@@ -7,6 +7,7 @@ An agent sees their own sessions and their groups' queue; a supervisor sees the 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from handoff import domain as d
 from handoff import repository as repo
 from handoff import summary
 from handoff.attachments import attachment
+from handoff.quota import quota
 from handoff.relay import RasaRelay
 from handoff.reports import day_counts, day_start
 from handoff.service import HandoffService
@@ -98,6 +100,7 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
                                                     Message.tenant_id == who.tenant_id)
                               .order_by(Message.created_at, Message.msg_id))  # fmt: skip
             during = [{"id": str(m.msg_id), "from": {0: "customer", 1: "agent", 2: "bot"}.get(m.sender_role or 0),
+                       "at": m.created_at.replace(tzinfo=dt.timezone.utc).timestamp(),
                        **json.loads(m.content or "{}")} for m in msgs]  # fmt: skip
         before = relay.history(view.conversation_id) if relay else []
         return view, during, before
@@ -111,7 +114,16 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
                 Session.tenant_id == who.tenant_id, Session.customer_ref == view.customer_ref,
                 Session.session_id != session_id).order_by(Session.created_at.desc()).limit(10))]  # fmt: skip
         return {"session": view.to_json(), "messages": during, "conversation": before, "past_sessions": past,
-                "summary": summary.extractive(summary.before_handoff(before, view.queued_at))}  # fmt: skip
+                "summary": summary.extractive(summary.before_handoff(before, view.queued_at)),
+                "reply_quota": _quota(view, during)}  # fmt: skip
+
+    def _quota(view: d.SessionView, during: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """What is left of the channel's ration of agent lines (WeChat: 5 within 48 h of the customer's last)."""
+        last = view.last_customer_at
+        sent = sum(1 for m in during if m.get("from") == "agent" and not m.get("undelivered")
+                   and last is not None and float(m.get("at") or 0) > last)  # fmt: skip
+        q = quota(view.channel, last, sent, svc.clock())
+        return q.to_json() if q else None
 
     async def detail(request: Request, who: Principal) -> Any:
         return await run(_detail, who, _id(request, "session_id"))

@@ -133,6 +133,7 @@
       if (chat.loaded) appendLine(chat, item.message);
       if (item.message.from === "customer") {
         chat.last = item.message.text;
+        if (chat.quota) { chat.quota = { remaining: 5, window_ends: Date.now() / 1000 + 48 * 3600 }; showQuota(chat); }
         if (selected !== chat.id) { chat.unread++; beep(); } else { clearTimeout(assistTimer); assistTimer = setTimeout(function () { assist(chat.id); }, 300); }
         if (selected === chat.id && /\d{12,20}/.test(item.message.text || "")) loadOrders(chat.id);  // an order number: look it up
       }
@@ -258,7 +259,19 @@
       context(d);
       assist(id);
       loadOrders(id);
+      c.quota = d.reply_quota; showQuota(c);
     }).catch(fail);
+  }
+
+  // WeChat rations agent lines (5 within 48 h of the customer's last message): the agent sees what is left
+  function showQuota(c) {
+    if (selected !== c.id) return;
+    var base = (REASONS[c.view.reason] || c.view.reason) + " · " + c.view.channel;
+    if (c.quota) {
+      var ends = new Date(c.quota.window_ends * 1000);
+      base += " · 微信还可发 " + c.quota.remaining + " 条（至 " + ends.getHours() + ":" + String(ends.getMinutes()).padStart(2, "0") + "，客户回复后重新计）";
+    }
+    $("chat-meta").textContent = base;
   }
 
   function appendLine(chat, m, before) {
@@ -372,6 +385,8 @@
       keep.removeItem("csbot.draft." + id);
       if (selected === id) { $("draft").value = ""; appendLine(chats[id], msg.message); }
       if (msg.warning) toast(msg.warning);
+      var c = chats[id];
+      if (c && c.quota && !msg.message.undelivered) { c.quota.remaining = Math.max(0, c.quota.remaining - 1); showQuota(c); }
     }).catch(fail);  // on failure (or an expired login) the draft stays where it was
   });
 

@@ -197,6 +197,7 @@ def test_an_agents_lines_reach_wechat_through_customer_service_messages(platform
         assert refused["message"]["undelivered"] and "没有送达" in refused["warning"]
         detail = httpx.get(f"{agent.base}/api/agent/sessions/{sid}", headers=agent.h).json()
         assert [m.get("undelivered", False) for m in detail["messages"] if m["from"] == "agent"][-2:] == [False, True]
+        assert detail["reply_quota"]["remaining"] == 4  # one line went out since the customer wrote; one refused
         # what the customer writes back reaches the agent, and the bot stays quiet
         assert post(platform, message(who, "衣服洗了就缩水")).text == "success"
         assert agent.next("message", sender="customer")["message"]["text"] == "衣服洗了就缩水"
