@@ -11,7 +11,7 @@
 * Agents' lines (the handoff relays them with ``output_channel=latest``) go out through 客服消息.
 
 The account is the ``wechat:`` settings section (token, app_id, app_secret, aes_key, mode plain | compatible |
-safe, api_base, tenant), so secrets stay out of credentials.yml.
+safe, api_base, tenant, passive_seconds), so secrets stay out of credentials.yml.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class Account:
     mode: str  # plain | compatible | safe
     api_base: str
     tenant_id: str
+    passive_seconds: float = PASSIVE_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Account | None:
@@ -74,7 +75,8 @@ class Account:
         return cls(str(raw["token"]), str(raw.get("app_id") or ""), str(raw.get("app_secret") or ""),
                    crypto.aes_key(aes) if aes else None, mode,
                    str(raw.get("api_base") or "https://api.weixin.qq.com"),
-                   str(raw.get("tenant") or settings.default_tenant))  # fmt: skip
+                   str(raw.get("tenant") or settings.default_tenant),
+                   min(4.5, float(raw.get("passive_seconds") or PASSIVE_SECONDS)))  # fmt: skip
 
 
 class Dedup:
@@ -145,7 +147,7 @@ class WeChatInput(InputChannel):
         self.choices = Choices()
         self.api = WeChatApi(self.account.api_base, self.account.app_id, self.account.app_secret) \
             if self.account else None  # fmt: skip
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._pending: set[asyncio.Future[Any]] = set()
         self.files: FileService | None = None
 
     @classmethod
@@ -292,7 +294,7 @@ class WeChatInput(InputChannel):
         message = UserMessage(text, collector, conversation, input_channel=self.name(), metadata=metadata)
         task = asyncio.ensure_future(on_new_message(message))
         try:
-            await asyncio.wait_for(asyncio.shield(task), PASSIVE_SECONDS)
+            await asyncio.wait_for(asyncio.shield(task), acct.passive_seconds)
         except asyncio.TimeoutError:
             self._pending.add(task)
             task.add_done_callback(lambda t: self._later(t, conversation, collector))
@@ -311,7 +313,8 @@ class WeChatInput(InputChannel):
             return
         out = WeChatOutput(self.api, self.choices)
         sent = asyncio.ensure_future(out.send_messages(conversation, collector.messages))
-        sent.add_done_callback(lambda t: _log_failure(t, conversation))
+        self._pending.add(sent)  # held until done: the loop keeps only weak references to tasks
+        sent.add_done_callback(lambda t: (self._pending.discard(t), _log_failure(t, conversation)))
 
 
 def _log_failure(task: asyncio.Future[Any], conversation: str) -> None:
