@@ -20,6 +20,7 @@ Runs in the Rasa server (Python 3.10). The page and the snippet are served here 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -282,7 +283,7 @@ class GuardedSocketIOInput(InputChannel):
                                        headers=self._seen_tokens.headers(tenant)) as r:  # fmt: skip
                 if r.status >= 400:
                     log.info("handoff refused a seen report: HTTP %s", r.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:  # the push may go out needlessly; nothing else is lost
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # a push may go out needlessly; nothing is lost
             log.info("could not report a seen chat to the handoff service: %s", exc)
 
     async def _tell(self, sid: str, text: str, error: str) -> None:

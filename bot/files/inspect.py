@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import InvalidInput
+from bot.files.links import TYPES
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 PDF = "application/pdf"
-EXT = {"image/jpeg": "jpg", "image/png": "png", PDF: "pdf"}
+EXT = {kind: ext for ext, kind in TYPES.items()}  # what is stored: the types links may name
 _PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile|RichMedia|XFA)\b")
 
 

@@ -17,7 +17,7 @@ import aiohttp
 
 TOKEN_INVALID = {40001, 40014, 42001}  # invalid, malformed, expired
 OUT_OF_WINDOW = {45015, 45047}  # 48 h since the customer last wrote; 5 messages used (quota)
-MAX_TEXT = 2000  # 客服消息 text is capped at 2,048 bytes... of UTF-8? WeChat counts characters; stay under both
+MAX_TEXT = 2000  # as handoff.service.MAX_TEXT; WeChat's own cap on 客服消息 text was not checked against the real API
 
 
 class WeChatApiError(RuntimeError):
