@@ -30,6 +30,7 @@ from handoff import agent_api, inbox_web, internal_api
 from handoff.assignment import tick
 from handoff.config import HandoffConfig
 from handoff.hub import Hub
+from handoff.live import create_live
 from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.relay import RasaRelay
@@ -71,8 +72,9 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     # several instances share presence in Redis: they share wake-ups there too
     hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
     presence = create_presence(presence_backend, cfg.heartbeat_ttl_seconds)
+    live = create_live(presence_backend)  # ...and live session state
     kwargs = {"clock": clock} if clock else {}
-    svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, **kwargs)  # type: ignore[arg-type]
+    svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, live=live, **kwargs)  # type: ignore[arg-type]
 
     async def run_tick() -> None:
         while True:
@@ -88,6 +90,10 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         hub.bind(loop)
         # the database work of many chats at once runs in threads (reads in parallel; SQLite serialises writes)
         loop.set_default_executor(ThreadPoolExecutor(max_workers=16, thread_name_prefix="handoff"))
+        try:
+            await asyncio.to_thread(svc.maintain_live)
+        except Exception:  # Redis or the database away at start: lookups ask the database; the clock retries
+            log.exception("live sessions not rebuilt at start")
         clock_task = asyncio.create_task(run_tick()) if run_clock else None
         yield
         if clock_task is not None:
@@ -97,6 +103,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         await hub.close()
         await limiter.close()
         presence.close()
+        live.close()
         if relay is not None:
             relay.close()
         await knowledge.aclose()

@@ -8,6 +8,7 @@ locked ``FOR UPDATE`` while counting on MySQL/MariaDB; SQLite serialises writers
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -25,6 +26,7 @@ from handoff.policy import AgentView, choose_agent
 from handoff.states import Event, State
 
 FULL_PASS_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from handoff.service import Effects, HandoffService
@@ -193,6 +195,10 @@ def tick(svc: HandoffService) -> None:
     """Expire offers, remind and close silent customers, time out long waits, take chats back from agents who
     went offline, then offer what waits. Safe to run on every instance: each change is a compare-and-set."""
     now, cfg = svc.clock(), svc.cfg
+    try:
+        svc.maintain_live()
+    except Exception:  # Redis away: lookups ask the database meanwhile
+        log.warning("live sessions not rebuilt", exc_info=True)
     with svc.db.session() as db:
         tenants = set(db.scalars(select(Session.tenant_id).where(Session.session_state.in_(d.OPEN_CODES)).distinct()))
     for tenant in tenants:
@@ -239,6 +245,8 @@ def tell_positions(svc: HandoffService, tenant_id: str, now: float) -> None:
             group = s.skill_group or ""
             place[group] = place.get(group, 0) + 1
             told = svc.told_position.get(s.session_id)
+            if told is None or told[0] != place[group]:
+                fx.live.append((s.session_id, {"queue_pos": place[group]}))
             if told is None:
                 svc.told_position[s.session_id] = (place[group], now)
             elif told[0] != place[group] and now - told[1] >= svc.cfg.position_update_seconds:

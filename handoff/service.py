@@ -24,6 +24,8 @@ from bot.storage.models import Message, Session, User
 from handoff import domain as d
 from handoff import repository as repo
 from handoff.config import HandoffConfig
+from handoff.live import REWARM_SECONDS, LiveSession, LiveSessions
+from handoff.live.memory import MemoryLiveSessions
 from handoff.models import LeftMessage
 from handoff.policy import expected_wait, priority, rank
 from handoff.presence import PresenceStore
@@ -56,14 +58,17 @@ class Effects:
 
     customer: list[tuple[str, str, Any]] = field(default_factory=list)  # (kind, conversation id, args)
     agents: set[tuple[str, int | None]] = field(default_factory=set)  # (tenant, agent id or None = supervisors)
+    live: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (session id, fields; {} = closed)
 
 
 class HandoffService:
     def __init__(self, db: Database, presence: PresenceStore, config: HandoffConfig, customer: CustomerChannel,
                  notify: Callable[[set[tuple[str, int | None]]], None] = lambda who: None,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, live: LiveSessions | None = None) -> None:  # fmt: skip
         self.db, self.presence, self.cfg, self.customer, self.notify, self.clock = (
             db, presence, config, customer, notify, clock)  # fmt: skip
+        self.live: LiveSessions = live or MemoryLiveSessions()
+        self.live_warmed_at = 0.0
         self._last_position_line: dict[int, float] = {}
         self._staff: dict[str, tuple[float, list[Any]]] = {}
         self.last_full_pass: dict[str, float] = {}  # tenant → when the clock last ran a whole assignment pass
@@ -90,10 +95,42 @@ class HandoffService:
         with self.db.session() as db:
             return next((u.nick_name or "" for u in self.staff(db, tenant_id) if u.user_id == agent_id), "")
 
+    # --- live state (handoff.live) -------------------------------------------------------------------
+    def maintain_live(self, every: float = REWARM_SECONDS) -> None:
+        """Rebuild the live store from the database when it cannot vouch for "no session" (a start, Redis
+        restarted), and re-put every open session now and then so none outlives its TTL."""
+        now = time.monotonic()
+        if self.live.is_warm() and now - self.live_warmed_at < every:
+            return
+        with self.db.session() as db:
+            rows = db.scalars(select(Session).where(Session.session_state.in_(d.OPEN_CODES)))
+            self.live.warm([self._live_of(s) for s in rows])
+        self.live_warmed_at = now
+
+    @staticmethod
+    def _live_of(s: Session, queue_pos: int | None = None) -> LiveSession:
+        return LiveSession(s.session_id, s.tenant_id, s.conversation_id or "", d.CODE_STATE[s.session_state].value,
+                           s.agent_id, queue_pos, float(s.last_customer_at or s.queued_at or 0.0))  # fmt: skip
+
+    def _open(self, db: Any, tenant_id: str, conversation_id: str) -> Session | None:
+        """The conversation's open session; no query when the live store knows there is none."""
+        hint = self.live.lookup(tenant_id, conversation_id)
+        if hint.known and hint.session_id is None:
+            return None
+        return repo.open_session(db, tenant_id, conversation_id)
+
     # --- delivery after commit -----------------------------------------------------------------------
     def deliver(self, fx: Effects) -> list[tuple[str, str]]:
         """Tell the customers and wake the agents; returns the (kind, conversation) deliveries that failed."""
         failed: list[tuple[str, str]] = []
+        for session_id, fields in fx.live:
+            try:
+                if fields.get("closed"):  # removed only now, after the commit: a "no" is never early
+                    self.live.closed(fields["tenant"], fields["conversation"], session_id)
+                else:
+                    self.live.update(session_id, **fields)
+            except Exception:  # a stale entry is a hint only (the database decides); never fail the call
+                log.warning("live session %s not updated", session_id, exc_info=True)
         for kind, conv, args in fx.customer:
             try:
                 if kind == "say":
@@ -146,6 +183,7 @@ class HandoffService:
                                      event="queued", to_state=State.WAITING.value, at=now,
                                      detail={"reason": reason, "group": group}))  # fmt: skip
             pos = repo.position(db, s)
+            self.live.open(self._live_of(s, pos))  # before the commit: if the store is away, nothing is opened
             self._feed(db, fx, s, "queue", {"event": "queued", "session": d.view(s).to_json()}, {None})
             ticket = d.QueueTicket(s.session_id, pos, self._eta(ref.tenant_id, pos), True)
         self.deliver(fx)
@@ -183,7 +221,7 @@ class HandoffService:
         if file is not None and text.startswith("/"):
             text = ""
         with self.db.session() as db:
-            s = repo.open_session(db, tenant_id, conversation_id)
+            s = self._open(db, tenant_id, conversation_id)
             if s is None:
                 return False
             state = d.CODE_STATE[s.session_state]
@@ -199,6 +237,7 @@ class HandoffService:
                 s.last_customer_at = now
                 s.customer_seen_at = max(s.customer_seen_at or 0.0, now)  # who writes has read what came before
                 s.last_msg_time = d_utc(now)
+                fx.live.append((s.session_id, {"last_msg_ts": now}))
                 agents = {s.agent_id} if s.agent_id else {None}
                 self._feed(db, fx, s, "message", msg, agents)
                 if state is State.WAITING and intent == "request_human" and self._may_tell_position(s, now):
@@ -267,6 +306,7 @@ class HandoffService:
             if s.first_response_at is None:
                 s.first_response_at = now
             s.last_agent_at = now
+            fx.live.append((s.session_id, {"last_msg_ts": now}))
             self._feed(db, fx, s, "message", msg, {who.user_id})
             agent = {"id": str(who.user_id), "name": who.name}
             custom = file.message_fields() if file else None
@@ -295,7 +335,7 @@ class HandoffService:
         now = self.clock()
         at = min(at or now, now)  # a client's clock may run ahead; never later than now
         with self.db.session() as db:
-            s = repo.open_session(db, tenant_id, conversation_id)
+            s = self._open(db, tenant_id, conversation_id)
             if s is None:
                 return False
             if at > (s.customer_seen_at or 0.0):
@@ -318,7 +358,7 @@ class HandoffService:
     def customer_ended(self, tenant_id: str, conversation_id: str) -> bool:
         now, fx = self.clock(), Effects()
         with self.db.session() as db:
-            s = repo.open_session(db, tenant_id, conversation_id)
+            s = self._open(db, tenant_id, conversation_id)
             if s is None:
                 return False
             self._transition(db, fx, s, Event.USER_END, now)
@@ -368,6 +408,8 @@ class HandoffService:
         if not repo.cas_state(db, s, t, **values):
             raise IllegalTransition("the session changed meanwhile; reload it")
         repo.add_event(db, s, t, now, actor, detail)
+        fx.live.append((s.session_id, {"closed": True, "tenant": s.tenant_id, "conversation": s.conversation_id or ""}
+                        if t.after is State.CLOSED else {"state": t.after.value, "agent_id": s.agent_id}))  # fmt: skip
         from handoff.effects import apply_actions
 
         apply_actions(self, db, fx, s, t, now)

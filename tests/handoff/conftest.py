@@ -100,6 +100,7 @@ def make_desk(db: Database, config: HandoffConfig | None = None) -> Desk:
     cfg = config or HandoffConfig(working_hours="00:00-24:00", offer_seconds=20, silence_seconds=60,
                                   close_after_warning_seconds=30, max_wait_seconds=600)  # fmt: skip
     svc = HandoffService(db, MemoryPresence(cfg.heartbeat_ttl_seconds), cfg, customers, notified.append, clock)
+    svc.maintain_live()  # as the app does at start: "no session" answered without a query (handoff.live)
     return Desk(svc, customers, clock, UserService(db), notified)
 
 
