@@ -6,12 +6,13 @@ WebSocket. Prints JSON.
 * **customer → agent**: socket.io ``user_uttered`` → Rasa → the event broker → handoff → the agent's WebSocket.
 * **agent → customer**: ``POST /api/agent/sessions/{id}/messages`` → handoff → Rasa's tracker API → the
   customer's socket.io ``bot_uttered``.
-* every chat writes a line each way every second for ``--lines`` seconds; every line is counted on arrival,
+* every chat writes a line each way every ``--every`` seconds (default 1: 100 relayed lines a second through one
+  Rasa process at 50 chats), ``--lines`` times; every line is counted on arrival,
   its order checked, and afterwards looked up in the Rasa tracker (user events, and bot events naming the agent).
 
 The customers and agents run in this process on the same two cores as the platform.
 
-    python -m bench.handoff_relay [--chats 50] [--lines 20]
+    python -m bench.handoff_relay [--chats 50] [--lines 20] [--every 1]
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ async def wait_for(text: str, timeout: float = 10) -> float | None:
         return None
 
 
-async def run(p: Any, chats: int, n_lines: int) -> dict[str, Any]:
+async def run(p: Any, chats: int, n_lines: int, every: float) -> dict[str, Any]:
     from bot.rasa_env import rasa_api_headers
     from bot.security import Principal, issue_token
     from bot.settings import load_settings
@@ -147,7 +148,7 @@ async def run(p: Any, chats: int, n_lines: int) -> dict[str, Any]:
         lost = {"customer_to_agent": 0, "agent_to_customer": 0}
 
         async def chat(k0: int, c: WebCustomer, a: AgentDesk, sid: str) -> None:
-            await asyncio.sleep(k0 / len(pairs) + random.uniform(0, 0.02))
+            await asyncio.sleep(every * k0 / len(pairs) + random.uniform(0, 0.02))
             for k in range(n_lines):
                 started = time.perf_counter()
                 mine, theirs = f"顾客{k0}第{k}句", f"客服{k0}第{k}句"
@@ -165,7 +166,7 @@ async def run(p: Any, chats: int, n_lines: int) -> dict[str, Any]:
                     lost["agent_to_customer"] += 1
                 else:
                     to_customer.append((told - t1) * 1000)
-                await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - started)))
+                await asyncio.sleep(max(0.0, every - (time.perf_counter() - started)))
 
         await asyncio.gather(*(chat(k, c, a, sid) for k, (c, a, sid) in enumerate(pairs)))
         beats.cancel()
@@ -193,7 +194,7 @@ async def run(p: Any, chats: int, n_lines: int) -> dict[str, Any]:
             await a.ws.close()
     sent = chats * n_lines
     return {
-        "chats": chats, "lines_each_way": sent,
+        "chats": chats, "lines_each_way": sent, "every_s": every,
         "handoff_ms": {"p50": pct(handoff_ms, 50), "p99": pct(handoff_ms, 99)},
         "customer_to_agent_ms": {"p50": pct(to_agent, 50), "p95": pct(to_agent, 95), "p99": pct(to_agent, 99)},
         "agent_to_customer_ms": {"p50": pct(to_customer, 50), "p95": pct(to_customer, 95),
@@ -242,7 +243,8 @@ async def heartbeats(http: httpx.AsyncClient, base: str, agents: list[AgentDesk]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chats", type=int, default=50)
-    ap.add_argument("--lines", type=int, default=20, help="lines each way per chat, one a second")
+    ap.add_argument("--lines", type=int, default=20, help="lines each way per chat")
+    ap.add_argument("--every", type=float, default=1.0, help="seconds between a chat's lines")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         p = start_platform(Path(tmp), extra_env={
@@ -250,7 +252,7 @@ def main() -> None:
             "CSBOT_RATE_LIMIT__PER_CONVERSATION": "1000000/10s", "CSBOT_HANDOFF__WORKING_HOURS": "00:00-24:00",
             "CSBOT_HANDOFF__OFFER_SECONDS": "60", "CSBOT_HANDOFF__SILENCE_SECONDS": "600"})  # fmt: skip
         try:
-            out = asyncio.run(run(p, args.chats, args.lines))
+            out = asyncio.run(run(p, args.chats, args.lines, args.every))
         finally:
             p.stop()
     print(json.dumps({"cpu": cpu(), **out}, ensure_ascii=False, indent=2))

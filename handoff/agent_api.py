@@ -120,7 +120,7 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
     def _quota(view: d.SessionView, during: list[dict[str, Any]]) -> dict[str, Any] | None:
         """What is left of the channel's ration of agent lines (WeChat: 5 within 48 h of the customer's last)."""
         last = view.last_customer_at
-        sent = sum(1 for m in during if m.get("from") == "agent" and not m.get("undelivered")
+        sent = sum(1 for m in during if m.get("from") == "agent" and not m.get("undelivered") and not m.get("merged")
                    and last is not None and float(m.get("at") or 0) > last)  # fmt: skip
         q = quota(view.channel, last, sent, svc.clock())
         return q.to_json() if q else None

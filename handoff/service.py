@@ -27,8 +27,10 @@ from handoff.config import HandoffConfig
 from handoff.live import REWARM_SECONDS, LiveSession, LiveSessions
 from handoff.live.memory import MemoryLiveSessions
 from handoff.models import LeftMessage
+from handoff.outbox import Line, Outbox
 from handoff.policy import expected_wait, priority, rank
 from handoff.presence import PresenceStore
+from handoff.quota import RATIONED
 from handoff.states import Event, IllegalTransition, State, step
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class HandoffService:
         self.db, self.presence, self.cfg, self.customer, self.notify, self.clock = (
             db, presence, config, customer, notify, clock)  # fmt: skip
         self.live: LiveSessions = live or MemoryLiveSessions()
+        self.outbox = Outbox(self._say_line)  # rationed channels: quick lines merged (handoff.outbox)
         self.live_warmed_at = 0.0
         self._last_position_line: dict[int, float] = {}
         self._staff: dict[str, tuple[float, list[Any]]] = {}
@@ -310,23 +313,48 @@ class HandoffService:
             self._feed(db, fx, s, "message", msg, {who.user_id})
             agent = {"id": str(who.user_id), "name": who.name}
             custom = file.message_fields() if file else None
-            fx.customer.append(("say", s.conversation_id or "", (text, None, agent, image_url or None, custom)))
-            conversation = s.conversation_id or ""
-        if self.deliver(fx):  # kept, and marked, so the agent sees it did not arrive and can follow up
-            self._mark_undelivered(int(msg["message"]["id"]), session_id)
-            msg["message"]["undelivered"] = True
+            conversation, rationed = s.conversation_id or "", s.channel in RATIONED
+            if not rationed:
+                fx.customer.append(("say", conversation, (text, None, agent, image_url or None, custom)))
+        if rationed:
+            self.deliver(fx)  # the agents' feeds first; the customer's line through the outbox
+            line = self.outbox.send(conversation, Line(text, image_url or None, custom, agent=agent))
+            failed, merged = not line.delivered, line.merged
+        else:
+            failed, merged = bool(self.deliver(fx)), False
+        if failed or merged:
+            # kept and marked: the agent sees a line did not arrive; a merged one did not use the quota
+            self._mark(int(msg["message"]["id"]), session_id, undelivered=failed, merged=merged)
+            msg["message"].update({"undelivered": True} if failed else {"merged": True})
+        if failed:
             msg["warning"] = UNDELIVERED
+            self._follow_up(who.tenant_id, session_id, conversation, text or image_url or (file.name if file else ""))
             log.warning("an agent line to %s was not delivered", conversation)
         return msg
 
+    def _say_line(self, conversation: str, line: Line) -> bool:
+        fx = Effects(customer=[("say", conversation, (line.text, None, line.agent, line.image, line.custom))])
+        return not self.deliver(fx)
+
     @retry_transient
-    def _mark_undelivered(self, msg_id: int, session_id: int) -> None:
+    def _follow_up(self, tenant_id: str, session_id: int, conversation: str, text: str) -> None:
+        """An agent line the channel refused, stored where left messages wait, so someone follows up (a ticket,
+        an SMS) once the customer can be reached again."""
+        with self.db.session() as db:
+            s = db.get(Session, session_id)
+            db.add(LeftMessage(left_id=new_id(), tenant_id=tenant_id, session_id=session_id,
+                               conversation_id=conversation, customer_ref=(s.customer_ref if s else None),
+                               reason="undelivered", text=(text or "(附件)")[:MAX_TEXT], status="new"))  # fmt: skip
+
+    @retry_transient
+    def _mark(self, msg_id: int, session_id: int, **flags: bool) -> None:
         import json
 
         with self.db.session() as db:
             m = db.get(Message, (msg_id, session_id))
             if m is not None:
-                m.content = json.dumps({**json.loads(m.content or "{}"), "undelivered": True}, ensure_ascii=False)
+                body = {**json.loads(m.content or "{}"), **{k: True for k, v in flags.items() if v}}
+                m.content = json.dumps(body, ensure_ascii=False)
 
     @retry_transient
     def customer_seen(self, tenant_id: str, conversation_id: str, at: float | None = None) -> bool:

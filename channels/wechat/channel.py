@@ -33,13 +33,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.files.inspect import Rejected
+from bot.files.links import TYPES
 from bot.files.service import FileService
 from bot.identity import Customer
 from bot.settings import Settings, load_settings
 from channels.gateway import Gateway, slow_down_text
 from channels.wechat import crypto, wxml
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError
-from channels.wechat.render import Choices, as_text
+from channels.wechat.render import Choices, RedisChoices, as_text
+from channels.wechat.tokens import LocalTokens, RedisTokens, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,8 @@ def openid_of(conversation_id: str) -> str | None:
 class WeChatOutput(OutputChannel):
     """Lines outside a passive reply (a slow bot turn, an agent): 客服消息 to the conversation's openid."""
 
-    def __init__(self, api: WeChatApi, choices: Choices) -> None:
-        self.api, self.choices = api, choices
+    def __init__(self, api: WeChatApi, choices: Choices, files: Callable[[], FileService] | None = None) -> None:
+        self.api, self.choices, self.files = api, choices, files
 
     @classmethod
     def name(cls) -> str:
@@ -119,16 +121,41 @@ class WeChatOutput(OutputChannel):
 
     async def send_messages(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
         openid = openid_of(conversation_id)
-        text, payloads = as_text(messages)
-        if not openid or not text:
+        if not openid:
             return
-        self.choices.remember(conversation_id, payloads)
+        messages, images = await self._our_images(conversation_id, messages)
+        text, payloads = as_text(messages)
+        await self.choices.remember(conversation_id, payloads)
         try:
-            await self.api.send_text(openid, text)
+            if text:
+                await self.api.send_text(openid, text)
+            for data, name, content_type in images:  # shown as images, not links
+                await self.api.send_image(openid, await self.api.upload_image(data, name, content_type))
         except WeChatApiError as exc:
             if exc.errcode in OUT_OF_WINDOW:  # the customer must write first; the line stays in the tracker
                 log.warning("WeChat refused a line to %s: %s (48-hour window or quota)", conversation_id, exc)
             raise
+
+    async def _our_images(self, conversation_id: str, messages: list[dict[str, Any]],
+                    ) -> tuple[list[dict[str, Any]], list[tuple[bytes, str, str]]]:  # fmt: skip
+        """Images that are our own stored files (an agent's upload), read from the store to be uploaded to
+        WeChat as temporary media; any other image URL stays a link in the text (never fetched: no requests
+        to addresses a message names)."""
+        if self.files is None:
+            return messages, []
+        files = self.files()
+        tenant = conversation_id.partition(":wx-")[0]
+        kept, images = [], []
+        for m in messages:
+            url = m.get("image")
+            key = files.key_of(url, tenant) if isinstance(url, str) else None
+            data = await asyncio.get_running_loop().run_in_executor(None, files.store.get, key) if key else None
+            if key and data is not None:
+                ext = key.rsplit(".", 1)[-1]
+                images.append((data, f"image.{ext}", TYPES.get(ext, "image/jpeg")))
+                m = {k: v for k, v in m.items() if k != "image"}
+            kept.append(m)
+        return kept, images
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         await self.send_messages(recipient_id, [message])
@@ -144,11 +171,22 @@ class WeChatInput(InputChannel):
         self.gateway = Gateway.from_settings(self.settings)
         lock = self.settings.backend("lock_store")
         self.dedup = Dedup(str(lock.get("url")) if lock.type == "redis" and lock.get("url") else None)
-        self.choices = Choices()
-        self.api = WeChatApi(self.account.api_base, self.account.app_id, self.account.app_secret) \
-            if self.account else None  # fmt: skip
+        self.choices = RedisChoices(str(lock.get("url"))) if lock.type == "redis" and lock.get("url") else Choices()
+        self.api = WeChatApi(self.account.api_base, self.account.app_id, self.account.app_secret,
+                             tokens=self._tokens(lock)) if self.account else None  # fmt: skip
         self._pending: set[asyncio.Future[Any]] = set()
         self.files: FileService | None = None
+
+    def _tokens(self, lock: Any) -> TokenStore:
+        """Shared in Redis when Rasa instances share their lock store there (one token per account)."""
+        if lock.type == "redis" and lock.get("url") and self.account:
+            return RedisTokens(str(lock.get("url")), self.account.app_id)
+        return LocalTokens()
+
+    def _files(self) -> FileService:
+        if self.files is None:
+            self.files = FileService.from_settings(self.settings)
+        return self.files
 
     @classmethod
     def name(cls) -> str:
@@ -159,7 +197,7 @@ class WeChatInput(InputChannel):
         return cls()
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WeChatOutput(self.api, self.choices) if self.api else None
+        return WeChatOutput(self.api, self.choices, self._files) if self.api else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("csbot_wechat", __name__)
@@ -233,11 +271,11 @@ class WeChatInput(InputChannel):
                               "TimeStamp": int(stamp), "Nonce": nonce2})  # fmt: skip
         return response.text(out, content_type="application/xml")
 
-    def _text_of(self, msg: dict[str, str], conversation: str) -> tuple[str | None, str | None]:
+    async def _text_of(self, msg: dict[str, str], conversation: str) -> tuple[str | None, str | None]:
         """(what the bot hears, or None) and (a reply without the bot, or None)."""
         kind = msg.get("MsgType")
         if kind == "text" and msg.get("Content"):
-            return self.choices.resolve(conversation, msg["Content"][:2000]), None
+            return await self.choices.resolve(conversation, msg["Content"][:2000]), None
         if kind == "voice" and msg.get("Recognition"):  # WeChat's own speech recognition
             return msg["Recognition"][:2000], None
         if kind == "event":
@@ -259,15 +297,14 @@ class WeChatInput(InputChannel):
         if urlsplit(url).scheme not in ("http", "https") or host not in allowed:
             log.warning("wechat: a PicUrl on an unexpected host was not fetched: %s", host)
             return None
-        if self.files is None:
-            self.files = FileService.from_settings(self.settings)
+        files = self._files()
         try:
             timeout = aiohttp.ClientTimeout(total=5)
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as r:
-                data = await r.content.read(self.files.max_bytes + 1)
-            if r.status != 200 or len(data) > self.files.max_bytes:
+                data = await r.content.read(files.max_bytes + 1)
+            if r.status != 200 or len(data) > files.max_bytes:
                 return None
-            stored = await asyncio.get_running_loop().run_in_executor(None, self.files.save, tenant_id, "微信图片",
+            stored = await asyncio.get_running_loop().run_in_executor(None, files.save, tenant_id, "微信图片",
                                                                       data)  # fmt: skip
         except (aiohttp.ClientError, asyncio.TimeoutError, Rejected) as exc:
             log.info("wechat: a customer's photo was not kept: %s", exc)
@@ -278,7 +315,7 @@ class WeChatInput(InputChannel):
                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str | None:  # fmt: skip
         customer = Customer(acct.tenant_id, f"wx-{openid}", "wechat")
         conversation = customer.conversation_id()
-        text, direct = self._text_of(msg, conversation)
+        text, direct = await self._text_of(msg, conversation)
         if text is None:
             return direct
         decision = await self.gateway.admit(conversation, None)  # WeChat's servers are the IP: per conversation
@@ -303,7 +340,7 @@ class WeChatInput(InputChannel):
             log.exception("wechat: the bot's turn failed for %s", conversation)
             return "抱歉，系统开了个小差，请稍后再发一次～"
         reply, payloads = as_text(collector.messages)
-        self.choices.remember(conversation, payloads)
+        await self.choices.remember(conversation, payloads)
         return reply or None
 
     def _later(self, task: asyncio.Task[Any], conversation: str, collector: CollectingOutputChannel) -> None:
@@ -311,7 +348,7 @@ class WeChatInput(InputChannel):
         self._pending.discard(task)
         if task.cancelled() or task.exception() is not None or not collector.messages or self.api is None:
             return
-        out = WeChatOutput(self.api, self.choices)
+        out = WeChatOutput(self.api, self.choices, self._files)
         sent = asyncio.ensure_future(out.send_messages(conversation, collector.messages))
         self._pending.add(sent)  # held until done: the loop keeps only weak references to tasks
         sent.add_done_callback(lambda t: (self._pending.discard(t), _log_failure(t, conversation)))

@@ -3,6 +3,7 @@ that number is read back as the choice's payload. Pure functions plus a small pe
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,14 +38,23 @@ def as_text(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
     return "\n\n".join(p for p in parts if p), payloads
 
 
+def pick(payloads: Sequence[str], text: str) -> str:
+    """The payload a bare number picks, else the text unchanged."""
+    number = text.strip().translate(DIGITS)
+    if not number.isdigit():
+        return text
+    index = int(number) - 1
+    return payloads[index] if 0 <= index < len(payloads) else text
+
+
 class Choices:
-    """The last numbered choices shown per conversation (in process; one Rasa instance per account)."""
+    """The last numbered choices shown per conversation, in process (one Rasa instance per account)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._by_conv: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
-    def remember(self, conversation_id: str, payloads: list[str]) -> None:
+    async def remember(self, conversation_id: str, payloads: list[str]) -> None:
         if not payloads:
             return
         self._by_conv[conversation_id] = (self._clock(), payloads)
@@ -52,12 +62,29 @@ class Choices:
         while len(self._by_conv) > MAX_CONVERSATIONS:
             self._by_conv.popitem(last=False)
 
-    def resolve(self, conversation_id: str, text: str) -> str:
-        """The payload a bare number picks, else the text unchanged."""
-        number = text.strip().translate(DIGITS)
+    async def resolve(self, conversation_id: str, text: str) -> str:
         held = self._by_conv.get(conversation_id)
-        if not number.isdigit() or held is None or self._clock() - held[0] > CHOICE_SECONDS:
+        if held is None or self._clock() - held[0] > CHOICE_SECONDS:
             return text
-        payloads = held[1]
-        index = int(number) - 1
-        return payloads[index] if 0 <= index < len(payloads) else text
+        return pick(held[1], text)
+
+
+class RedisChoices(Choices):
+    """The same in Redis, when Rasa instances share their lock store there: the customer's "2" may reach an
+    instance other than the one that showed the choices."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        super().__init__()
+        self._r: Any = aioredis.from_url(url, decode_responses=True)
+
+    async def remember(self, conversation_id: str, payloads: list[str]) -> None:
+        if payloads:
+            await self._r.set(f"csbot:wechat:choices:{conversation_id}", json.dumps(payloads), ex=CHOICE_SECONDS)
+
+    async def resolve(self, conversation_id: str, text: str) -> str:
+        if not text.strip().translate(DIGITS).isdigit():
+            return text  # no lookup for ordinary lines
+        raw = await self._r.get(f"csbot:wechat:choices:{conversation_id}")
+        return pick(json.loads(raw), text) if raw else text

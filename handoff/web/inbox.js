@@ -386,7 +386,7 @@
       if (selected === id) { $("draft").value = ""; appendLine(chats[id], msg.message); }
       if (msg.warning) toast(msg.warning);
       var c = chats[id];
-      if (c && c.quota && !msg.message.undelivered) { c.quota.remaining = Math.max(0, c.quota.remaining - 1); showQuota(c); }
+      if (c && c.quota && !msg.message.undelivered && !msg.message.merged) { c.quota.remaining = Math.max(0, c.quota.remaining - 1); showQuota(c); }
     }).catch(fail);  // on failure (or an expired login) the draft stays where it was
   });
 

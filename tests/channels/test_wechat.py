@@ -3,18 +3,22 @@ WeCom developer docs), the message XML under hostile input, and buttons rendered
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import tracemalloc
+import uuid
 
 import pytest
 
 from channels.wechat import crypto, wxml
-from channels.wechat.render import Choices, as_text
+from channels.wechat.render import Choices, RedisChoices, as_text
 
 # the sample in WeChat's (WeCom) callback documentation: token, EncodingAESKey, receive id, and a signed,
 # encrypted echostr whose plaintext is 1616140317555161061
 TOKEN, AES, APPID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
 ECHO = "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
+
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def test_the_official_sample_verifies_and_opens() -> None:
@@ -78,9 +82,21 @@ def test_buttons_become_numbered_lines_and_the_number_comes_back_as_the_payload(
     assert text == "收到订单号，需要做什么？\n\n回复数字即可：\n1. 查订单状态\n2. 查物流\n\n250316084512367890\n已发货"
     now = [0.0]
     choices = Choices(clock=lambda: now[0])
-    choices.remember("c1", payloads)
-    assert choices.resolve("c1", "2") == "/logistics" and choices.resolve("c1", " １ ") == "/order_status"
-    assert choices.resolve("c1", "3") == "3" and choices.resolve("c2", "1") == "1"
-    assert choices.resolve("c1", "250316084512367890") == "250316084512367890"  # an order number stays itself
-    now[0] = 3601
-    assert choices.resolve("c1", "1") == "1"  # an hour later the number means nothing
+    shared = [RedisChoices(REDIS) for _ in range(2)]  # two Rasa instances
+    conv = f"c-{uuid.uuid4().hex[:8]}"
+
+    async def go() -> None:
+        await choices.remember("c1", payloads)
+        await shared[0].remember(conv, payloads)
+        for memory, c1 in ((choices, "c1"), (shared[1], conv)):  # the other instance reads what the first showed
+            assert await memory.resolve(c1, "2") == "/logistics" and await memory.resolve(c1, " １ ") == "/order_status"
+            assert await memory.resolve(c1, "3") == "3" and await memory.resolve("c2", "1") == "1"
+            assert await memory.resolve(c1, "250316084512367890") == "250316084512367890"  # an order number
+        now[0] = 3601
+        assert await choices.resolve("c1", "1") == "1"  # an hour later the number means nothing
+        assert 3500 < await shared[0]._r.ttl(f"csbot:wechat:choices:{conv}") <= 3600
+        for m in shared:
+            await m._r.delete(f"csbot:wechat:choices:{conv}")
+            await m._r.aclose()
+
+    asyncio.run(go())

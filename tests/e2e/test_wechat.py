@@ -31,11 +31,13 @@ KEY = crypto.aes_key(AES)
 
 
 class FakeWeChat:
-    """WeChat's API servers, faked: /cgi-bin/stable_token and /cgi-bin/message/custom/send."""
+    """WeChat's API servers, faked: /cgi-bin/stable_token, /cgi-bin/message/custom/send and
+    /cgi-bin/media/upload (temporary media)."""
 
     def __init__(self) -> None:
         self.tokens = 0
         self.sent: list[dict[str, Any]] = []
+        self.media: dict[str, tuple[str, bytes]] = {}  # media_id → (content type, bytes)
         self.fail_next: list[int] = []  # errcodes the next sends answer with
 
     def app(self) -> Starlette:
@@ -54,6 +56,22 @@ class FakeWeChat:
             self.sent.append(await request.json())
             return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
+        async def upload(request: Request) -> JSONResponse:
+            if request.query_params.get("access_token") != f"tok-{self.tokens}":
+                return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+            if request.query_params.get("type") != "image":
+                return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
+            from email.parser import BytesParser
+
+            raw = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + await request.body()
+            parts = BytesParser().parsebytes(raw).walk()
+            media = next((p for p in parts if p.get_param("name", header="content-disposition") == "media"), None)
+            if media is None:
+                return JSONResponse({"errcode": 41005, "errmsg": "media data missing"})
+            media_id = f"media-{len(self.media) + 1}"
+            self.media[media_id] = (media.get_content_type(), media.get_payload(decode=True))
+            return JSONResponse({"type": "image", "media_id": media_id, "created_at": 1})
+
         async def health(_: Request) -> JSONResponse:
             return JSONResponse({"ok": True})
 
@@ -64,6 +82,7 @@ class FakeWeChat:
 
         return Starlette(routes=[Route("/cgi-bin/stable_token", token, methods=["POST"]),
                                  Route("/cgi-bin/message/custom/send", send, methods=["POST"]),
+                                 Route("/cgi-bin/media/upload", upload, methods=["POST"]),
                                  Route("/health", health), Route("/mmbiz/photo.jpg", photo)])  # fmt: skip
 
 
@@ -200,6 +219,19 @@ def test_an_agents_lines_reach_wechat_through_customer_service_messages(platform
         assert detail["reply_quota"]["remaining"] == 4  # one line went out since the customer wrote; one refused
         # what the customer writes back reaches the agent, and the bot stays quiet
         assert post(platform, message(who, "衣服洗了就缩水")).text == "success"
+        # the agent's photo reaches WeChat as an image (uploaded as temporary media), not as a link
+        from tests.bot.test_files import jpeg_with_gps
+
+        stored = httpx.post(f"{agent.base}/api/agent/files", params={"name": "尺码表.jpg"}, content=jpeg_with_gps(),
+                            headers=agent.h).json()  # fmt: skip
+        assert not agent.post(f"/sessions/{sid}/messages", {"file": stored}).json()["message"].get("undelivered")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(m["msgtype"] == "image" for m in wechat.sent):
+            time.sleep(0.1)
+        image = next(m for m in wechat.sent if m["msgtype"] == "image")
+        kind, data = wechat.media[image["image"]["media_id"]]
+        assert image["touser"] == who and kind == "image/jpeg"
+        assert data == httpx.get(stored["url"]).content and b"PhoneMaker" not in data  # the cleaned copy
         assert agent.next("message", sender="customer")["message"]["text"] == "衣服洗了就缩水"
         agent.post(f"/sessions/{sid}/close", {"summary": "缩水"})
     finally:
