@@ -3,9 +3,11 @@
 Why here and not in an action or a channel: once a conversation is paused for a person, Rasa still parses and
 logs every user message but runs no action, and every channel (REST, socket.io, WeChat) reaches the same
 tracker. The broker sees each user event of every channel after it is stored, in order, so the agent gets
-exactly what the tracker holds. ``publish`` only queues (Rasa calls it on its event loop); one task posts the
+exactly what the tracker holds. ``publish`` only queues (Rasa calls it on its event loop); a task posts the
 queue in batches, so one conversation's messages arrive in order and a slow or absent handoff service never
-delays a customer's reply. Messages of conversations without an open handoff are ignored by the service.
+delays a customer's reply. Conversations are spread over a few lanes (a hash of their id), each with its own
+queue and one request in flight, so a batch being posted does not hold up the other lanes. Messages of
+conversations without an open handoff are ignored by the service.
 If the service stays away the oldest queued messages are dropped with a warning (the tracker keeps them;
 the agent's context view reads the tracker).
 
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from typing import Any
 
 import aiohttp
@@ -32,6 +35,7 @@ from bot.tokens import ServiceTokens
 log = logging.getLogger(__name__)
 MAX_QUEUE = 10_000
 BATCH = 100
+LANES = 4
 
 
 class HandoffEventBroker(EventBroker):
@@ -41,8 +45,9 @@ class HandoffEventBroker(EventBroker):
         self.tokens = ServiceTokens(settings.keyring, "rasa-broker", settings.service_token_seconds)
         self._secret = seal_secret(settings)
         self._file_secret = home_secret(settings, "file-links")
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(MAX_QUEUE)
-        self._task: asyncio.Task[None] | None = None
+        self._lanes: list[asyncio.Queue[tuple[str, dict[str, Any]]]] = [asyncio.Queue(MAX_QUEUE // LANES)
+                                                                        for _ in range(LANES)]  # fmt: skip
+        self._tasks: list[asyncio.Task[None] | None] = [None] * LANES
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -61,19 +66,22 @@ class HandoffEventBroker(EventBroker):
         file = attachment_of((event.get("metadata") or {}).get("file"), tenant, self._file_secret, time.time())
         if file:  # a photo or PDF the channel checked: the agent sees it, not the /send_file payload
             item["file"] = file
-        if self._queue.full():
-            dropped = self._queue.get_nowait()
+        lane = zlib.crc32(conversation.encode()) % LANES
+        queue = self._lanes[lane]
+        if queue.full():
+            dropped = queue.get_nowait()
             log.warning("handoff relay queue full; dropped a message of %s", dropped[1]["conversation_id"])
-        self._queue.put_nowait((tenant, item))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_event_loop().create_task(self._run())
+        queue.put_nowait((tenant, item))
+        task = self._tasks[lane]
+        if task is None or task.done():
+            self._tasks[lane] = asyncio.get_event_loop().create_task(self._run(queue))
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
         while True:
-            first = await self._queue.get()
+            first = await queue.get()
             batch = [first]
-            while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            while len(batch) < BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
             await self._send(batch)
 
     async def _send(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
@@ -105,11 +113,12 @@ class HandoffEventBroker(EventBroker):
         """Deliver what is queued for at most 2 s, then stop: never hang Rasa's shutdown (platform-facts)."""
         with contextlib.suppress(Exception):
             deadline = asyncio.get_event_loop().time() + 2
-            while not self._queue.empty() and asyncio.get_event_loop().time() < deadline:
+            while any(not q.empty() for q in self._lanes) and asyncio.get_event_loop().time() < deadline:
                 await asyncio.sleep(0.05)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in self._tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._session is not None:
             await self._session.close()

@@ -19,8 +19,10 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     from channels.api_guard import install
+    from channels.rasa_patches import freeze_after_load
 
     install(secret)
+    freeze_after_load()
     rasa_main()
 
 

@@ -49,7 +49,7 @@ def routes(svc: HandoffService, auth: Auth, files: FileService | None = None) ->
         items = body.get("events")
         if not isinstance(items, list):
             raise InvalidInput('expected {"events": [...]}')
-        relayed = 0
+        by_conversation: dict[str, list[tuple[str, str | None, float | None, Any]]] = {}
         for e in items:  # in order: one conversation's messages keep theirs
             if not isinstance(e, dict) or not isinstance(e.get("conversation_id"), str):
                 continue
@@ -63,8 +63,15 @@ def routes(svc: HandoffService, auth: Auth, files: FileService | None = None) ->
                 except InvalidInput:  # the broker checked it; one that fails here (expired) goes as text only
                     log.warning("a customer file in %s did not verify; relayed as text", e["conversation_id"])
             if text or file:
-                relayed += await asyncio.to_thread(svc.customer_said, who.tenant_id, e["conversation_id"],
-                                                   text or "/send_file", intent, at, file)  # fmt: skip
+                by_conversation.setdefault(e["conversation_id"], []).append((text or "/send_file", intent, at, file))
+
+        async def relay(conversation: str, lines: list[tuple[str, str | None, float | None, Any]]) -> int:
+            n = 0
+            for text, intent, at, file in lines:  # one conversation in order; conversations side by side
+                n += await asyncio.to_thread(svc.customer_said, who.tenant_id, conversation, text, intent, at, file)
+            return n
+
+        relayed = sum(await asyncio.gather(*(relay(c, lines) for c, lines in by_conversation.items())))
         return {"relayed": relayed}
 
     async def seen(request: Request, who: Principal) -> Any:
