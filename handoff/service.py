@@ -126,14 +126,18 @@ class HandoffService:
     def deliver(self, fx: Effects) -> list[tuple[str, str]]:
         """Tell the customers and wake the agents; returns the (kind, conversation) deliveries that failed."""
         failed: list[tuple[str, str]] = []
-        for session_id, fields in fx.live:
+        if fx.live:
             try:
-                if fields.get("closed"):  # removed only now, after the commit: a "no" is never early
-                    self.live.closed(fields["tenant"], fields["conversation"], session_id)
-                else:
-                    self.live.update(session_id, **fields)
+                changes: dict[int, dict[str, Any]] = {}
+                for session_id, fields in fx.live:
+                    if fields.get("closed"):  # removed only now, after the commit: a "no" is never early
+                        self.live.closed(fields["tenant"], fields["conversation"], session_id)
+                        changes.pop(session_id, None)
+                    else:
+                        changes.setdefault(session_id, {}).update(fields)
+                self.live.update(changes)
             except Exception:  # a stale entry is a hint only (the database decides); never fail the call
-                log.warning("live session %s not updated", session_id, exc_info=True)
+                log.warning("live sessions not updated", exc_info=True)
         for kind, conv, args in fx.customer:
             try:
                 if kind == "say":

@@ -46,8 +46,9 @@ class LiveSessions(Protocol):
         """Before the opening transaction commits; raises when the store is away (the transaction aborts)."""
         ...
 
-    def update(self, session_id: int, **fields: Any) -> None:
-        """state / agent_id / queue_pos / last_msg_ts after a commit; also renews the TTL."""
+    def update(self, changes: Mapping[int, Mapping[str, Any]]) -> None:
+        """state / agent_id / queue_pos / last_msg_ts of sessions still in the store, after a commit (one round
+        trip for a whole queue's new positions)."""
         ...
 
     def closed(self, tenant_id: str, conversation_id: str, session_id: int) -> None: ...

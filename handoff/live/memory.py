@@ -27,11 +27,12 @@ class MemoryLiveSessions:
             self._by_id[s.session_id] = s
             self._by_conv[(s.tenant_id, s.conversation_id)] = s.session_id
 
-    def update(self, session_id: int, **fields: Any) -> None:
+    def update(self, changes: Mapping[int, Mapping[str, Any]]) -> None:
         with self._lock:
-            s = self._by_id.get(session_id)
-            if s is not None:
-                self._by_id[session_id] = dataclasses.replace(s, **fields)
+            for session_id, fields in changes.items():
+                s = self._by_id.get(session_id)
+                if s is not None:
+                    self._by_id[session_id] = dataclasses.replace(s, **fields)
 
     def closed(self, tenant_id: str, conversation_id: str, session_id: int) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ Run Redis with ``maxmemory-policy noeviction`` (its default): an evicted index k
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,15 @@ from handoff.live import TTL_SECONDS, LiveSession, Lookup
 # delete the conversation's index entry only if it still names this session (a newer one may have replaced it)
 _DROP = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 _FIELDS = ("state", "agent_id", "queue_pos", "last_msg_ts")
+# set fields of the sessions still present (a closed one is not brought back as a partial hash), renew the TTL
+_UPDATE = """
+for i, key in ipairs(KEYS) do
+  if redis.call('exists', key) == 1 then
+    redis.call('hset', key, unpack(cjson.decode(ARGV[i + 1])))
+    redis.call('expire', key, ARGV[1])
+  end
+end
+return 0"""
 
 
 class RedisLiveSessions:
@@ -28,6 +38,7 @@ class RedisLiveSessions:
         self._r = redis.Redis.from_url(url, socket_timeout=2.0, decode_responses=True,
                                        redis_connect_func=self._on_connect)  # fmt: skip
         self._drop = self._r.register_script(_DROP)
+        self._update = self._r.register_script(_UPDATE)
 
     def _on_connect(self, conn: Any) -> None:
         conn.on_connect()
@@ -64,19 +75,16 @@ class RedisLiveSessions:
         self._put(pipe, s)
         pipe.execute()
 
-    def update(self, session_id: int, **fields: Any) -> None:
-        values = {k: "" if v is None else repr(v) if isinstance(v, float) else str(v)
-                  for k, v in fields.items() if k in _FIELDS}  # fmt: skip
-        key = self._s(session_id)
-        tenant, conv = self._r.hmget(key, "tenant", "conversation")
-        if tenant is None:  # gone (closed, or lost with Redis): the rebuild puts it back whole
-            return
-        pipe = self._r.pipeline()
-        if values:
-            pipe.hset(key, mapping=values)
-        pipe.expire(key, TTL_SECONDS)
-        pipe.expire(self._c(tenant, conv or ""), TTL_SECONDS)
-        pipe.execute()
+    def update(self, changes: Mapping[int, Mapping[str, Any]]) -> None:
+        keys, args = [], []
+        for session_id, fields in changes.items():
+            values = [x for k, v in fields.items() if k in _FIELDS
+                      for x in (k, "" if v is None else repr(v) if isinstance(v, float) else str(v))]  # fmt: skip
+            if values:
+                keys.append(self._s(session_id))
+                args.append(json.dumps(values))
+        if keys:
+            self._update(keys=keys, args=[TTL_SECONDS, *args])
 
     def closed(self, tenant_id: str, conversation_id: str, session_id: int) -> None:
         self._r.delete(self._s(session_id))

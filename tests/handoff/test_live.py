@@ -59,15 +59,15 @@ def test_warm_store_answers_none_and_hints(store: LiveSessions) -> None:
 def test_fields_update_and_close(store: LiveSessions) -> None:
     store.warm([])
     store.open(live(7))
-    store.update(7, state="active", agent_id=42, last_msg_ts=123.5)
+    store.update({7: {"state": "active", "agent_id": 42, "last_msg_ts": 123.5}})
     got = store.get(7)
     assert got is not None and (got.state, got.agent_id, got.queue_pos, got.last_msg_ts) == ("active", 42, 3, 123.5)
-    store.update(7, queue_pos=None)
-    assert store.get(7).queue_pos is None  # type: ignore[union-attr]
+    store.update({7: {"queue_pos": None}, 8: {"queue_pos": 2}})  # 8 was never there: not created
+    assert store.get(7).queue_pos is None and store.get(8) is None  # type: ignore[union-attr]
     store.closed("default", "c1", 7)
     assert store.get(7) is None
     assert store.lookup("default", "c1").known and store.lookup("default", "c1").session_id is None
-    store.update(7, state="active")  # an update after the close does not bring it back
+    store.update({7: {"state": "active"}})  # an update after the close does not bring it back
     assert store.get(7) is None
 
 
