@@ -15,6 +15,7 @@ RUNS = [
     ["-m", "bench.kb_quality"],  # KB answer quality on every eval set, learned gate vs cosine rule
     ["-m", "bench.kb_load"],  # the knowledge server's /answer under 1/8/32 concurrent clients
     ["-m", "bench.handoff_bench"],  # 200 agents, 1,000 waiting: assignment and relay latency, losses
+    ["-m", "bench.handoff_relay", "--every", "2"],  # 50 chats through the real Rasa server, both directions
     ["-m", "bench.widget_bench", "--every", "10"],  # 500 web chat customers on one Rasa process
     ["-m", "bench.wechat_bench", "--safe"],  # 20 公众号 users: passive replies within WeChat's 5 s
     # what a customer gets: Rasa routing + KB, in the default CSBOT_HOME (make setup trained and seeded it)

@@ -10,7 +10,7 @@
   order checked.
 * counted in every run: lost, reordered, double assignments (sessions with two accepted offers or two agents).
 
-The agent → customer direction goes through the Rasa server and is measured by ``bench.handoff_relay``.
+Both directions through the real Rasa server (socket.io customers) are measured by ``bench.handoff_relay``.
 
     python -m bench.handoff_bench [--agents 200] [--waiting 1000] [--presence memory|redis]
 """
