@@ -78,6 +78,8 @@ DEFAULTS: dict[str, Any] = {
     "files": {"type": "local"},
     # the WeChat Official Account (channels/wechat): token, app_id, app_secret, aes_key, mode, api_base, tenant
     "wechat": {},
+    # WeCom 微信客服 (channels/wechat/kf.py): corp_id, secret, token, aes_key, api_base, tenant
+    "wecom_kf": {},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
 }

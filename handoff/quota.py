@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-RATIONED = {"wechat": (5, 48 * 3600.0)}  # channel → (messages, seconds) per customer message
+# channel → (messages, seconds) per customer message: 客服消息 and WeCom's kf/send_msg
+RATIONED = {"wechat": (5, 48 * 3600.0), "wecom_kf": (5, 48 * 3600.0)}
 
 
 @dataclass(frozen=True)
