@@ -31,6 +31,7 @@ from handoff.assignment import tick
 from handoff.config import HandoffConfig
 from handoff.hub import Hub
 from handoff.live import create_live
+from handoff.live.memory import MemoryLiveSessions
 from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.relay import RasaRelay
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     hub = Hub(str(presence_backend.get("url")) if presence_backend.type == "redis" else None)
     presence = create_presence(presence_backend, cfg.heartbeat_ttl_seconds)
     live = create_live(presence_backend)  # ...and live session state
+    if isinstance(live, MemoryLiveSessions) and db.engine.dialect.name != "sqlite":
+        # a shared database may have other instances opening sessions this process never sees
+        live = MemoryLiveSessions(trust_none=False)
     kwargs = {"clock": clock} if clock else {}
     svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, live=live, **kwargs)  # type: ignore[arg-type]
 

@@ -1,5 +1,6 @@
 """Live sessions in this process (the embedded default: one handoff service). Rebuilt from the database at
-every start, so a restart loses nothing."""
+every start, so a restart loses nothing. ``trust_none=False`` (the database is shared, so another instance
+may open sessions this one never sees): only hints, every "none" asks the database."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from handoff.live import LiveSession, Lookup
 
 
 class MemoryLiveSessions:
-    def __init__(self) -> None:
+    def __init__(self, trust_none: bool = True) -> None:
+        self.trust_none = trust_none
         self._by_id: dict[int, LiveSession] = {}
         self._by_conv: dict[tuple[str, str], int] = {}
         self._warm = False
@@ -51,10 +53,10 @@ class MemoryLiveSessions:
     def warm(self, sessions: Iterable[LiveSession]) -> None:
         for s in sessions:
             self.open(s)
-        self._warm = True
+        self._warm = self.trust_none
 
     def is_warm(self) -> bool:
-        return self._warm
+        return self._warm or not self.trust_none  # an untrusting store has nothing to rebuild for
 
     def close(self) -> None:
         pass

@@ -167,3 +167,10 @@ def test_the_store_away_when_asked_opens_nothing(desk: Desk) -> None:
     with desk.svc.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Session)) == 0
     assert desk.svc.customer_said("default", "c1", "在吗", None) is False  # asks the database: none
+
+
+def test_an_in_process_store_beside_a_shared_database_never_says_none() -> None:
+    store = MemoryLiveSessions(trust_none=False)  # what the app picks for presence: memory on MySQL
+    store.warm([live(1)])
+    assert store.lookup("default", "c1").session_id == 1
+    assert not store.lookup("default", "c2").known  # another instance may have opened it: ask the database
