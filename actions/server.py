@@ -55,7 +55,12 @@ def main() -> None:
 
     ensure_worker(settings)
     utils.configure_colored_logging(logging.WARNING)
-    build_app(settings).run(host=settings.services.host, port=settings.services.actions_port,
+    app = build_app(settings)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what the app loaded lives as long as the process: full collections skip it (bot.serve)
+    app.run(host=settings.services.host, port=settings.services.actions_port,
                             single_process=True, access_log=False, motd=False)  # fmt: skip
 
 
