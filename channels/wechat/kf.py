@@ -262,13 +262,15 @@ class KfInput(InputChannel):
 
     async def _one(self, m: dict[str, Any], kfid: str, first_ever: bool,
                    on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:  # fmt: skip
-        external, msgid = str(m.get("external_userid") or ""), str(m.get("msgid") or "")
+        event = m.get("event") if isinstance(m.get("event"), dict) else {}
+        # an event names the customer inside it; a message at the top
+        external = str(m.get("external_userid") or event.get("external_userid") or "")
+        msgid = str(m.get("msgid") or "")
         if not ID_RE.match(external) or not msgid or not await self.dedup.first(f"kf:{msgid}"):
             return
         if first_ever and float(m.get("send_time") or 0) < time.time() - STALE_SECONDS:
             return  # history WeCom hands back on the very first pull
         kind = m.get("msgtype")
-        event = m.get("event") if isinstance(m.get("event"), dict) else {}
         if m.get("origin") != 3 and not (kind == "event" and event.get("event_type") == "enter_session"):
             return  # a WeCom servicer's line or a system event: not the bot's to answer
         await self.state.set_route(external, kfid)

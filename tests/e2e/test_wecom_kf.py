@@ -44,9 +44,10 @@ class FakeWeCom:
 
     def receive(self, external: str, msgtype: str = "text", **content: Any) -> str:
         msgid = f"msg-{uuid.uuid4().hex[:12]}"
-        item = {"msgid": msgid, "open_kfid": KFID, "external_userid": external, "send_time": int(time.time()),
-                "origin": 3 if msgtype != "event" else 4, "msgtype": msgtype,
-                msgtype: content.get(msgtype, content)}  # fmt: skip
+        item = {"msgid": msgid, "open_kfid": KFID, "send_time": int(time.time()), "msgtype": msgtype,
+                "origin": 3 if msgtype != "event" else 4, msgtype: content.get(msgtype, content)}  # fmt: skip
+        if msgtype != "event":  # an event names the customer inside it (as WeCom sends them)
+            item["external_userid"] = external
         self.inbox.append(item)
         return msgid
 
