@@ -10,6 +10,9 @@ conversation's lock for it, so agent lines and bot turns never interleave inside
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote as _quote
 
@@ -19,6 +22,8 @@ from bot.rasa_env import rasa_api_headers
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+HISTORY_SECONDS = 3.0  # opening a chat reads it for the detail, the assist and the orders panels at once
+HISTORY_KEPT = 256
 
 
 def path(conversation_id: str) -> str:
@@ -32,6 +37,8 @@ class RasaRelay:
     def __init__(self, settings: Settings, timeout: float = 5.0) -> None:
         self.settings = settings
         self._client = httpx.Client(base_url=settings.services.url("rasa"), timeout=timeout)
+        self._history: OrderedDict[str, tuple[float, list[dict[str, Any]]]] = OrderedDict()
+        self._history_lock = threading.Lock()
 
     def _events(self, conversation_id: str, events: list[dict[str, Any]], side_effects: bool) -> None:
         params = {"output_channel": "latest", "execute_side_effects": "true"} if side_effects else {}
@@ -71,11 +78,28 @@ class RasaRelay:
         r.raise_for_status()
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        """What the customer and the bot said before (and during) the handoff, oldest first."""
+        """What the customer and the bot said before (and during) the handoff, oldest first; one read of the
+        tracker serves the calls of the next few seconds (the inbox's panels ask together)."""
+        now = time.monotonic()
+        with self._history_lock:
+            hit = self._history.get(conversation_id)
+        if hit is not None and now - hit[0] < HISTORY_SECONDS:
+            return hit[1][-limit:]
+        lines = self._read_history(conversation_id)
+        if lines is None:  # not remembered: the next call asks again
+            return []
+        with self._history_lock:
+            self._history[conversation_id] = (now, lines)
+            self._history.move_to_end(conversation_id)
+            while len(self._history) > HISTORY_KEPT:
+                self._history.popitem(last=False)
+        return lines[-limit:]
+
+    def _read_history(self, conversation_id: str) -> list[dict[str, Any]] | None:
         r = self._client.get(f"/conversations/{path(conversation_id)}/tracker",
                              headers=rasa_api_headers(self.settings))  # fmt: skip
         if r.status_code >= 400:
-            return []
+            return None
         lines = []
         for e in r.json().get("events") or []:
             if e.get("event") in ("user", "bot") and e.get("text"):
@@ -86,7 +110,7 @@ class RasaRelay:
                 if isinstance(file, dict) and isinstance(file.get("url"), str):  # checked by the channel
                     line["file"] = {k: str(file.get(k) or "") for k in ("url", "name", "content_type")}
                 lines.append(line)
-        return lines[-limit:]
+        return lines
 
     def close(self) -> None:
         self._client.close()

@@ -50,6 +50,8 @@ ROUTES: tuple[R, ...] = (
     R("rasa", "POST", "/webhooks/socketio/upload", "widget"),
     R("rasa", "GET", "/webhooks/wechat/webhook", "public"),  # WeChat's signature, checked by the channel
     R("rasa", "POST", "/webhooks/wechat/webhook", "public"),
+    R("rasa", "GET", "/webhooks/wecom_kf/webhook", "public"),  # WeCom's msg_signature, checked by the channel
+    R("rasa", "POST", "/webhooks/wecom_kf/webhook", "public"),
     R("rasa", "GET", "/status", "rasa"),
     R("rasa", "GET", "/domain", "rasa"),
     R("rasa", "GET", "/conversations/matrix-1/tracker", "rasa"),
