@@ -45,17 +45,9 @@ class WebCustomer(Customer):
         super().__init__(url)
         self.lines: list[tuple[str, float]] = []
 
-    async def _pump(self) -> None:
-        async for raw in self.ws:
-            if raw == "2":
-                await self.ws.send("3")
-            elif raw.startswith("42"):
-                name, data = json.loads(raw[2:])[:2]
-                if name == "session_confirm" and not self.confirmed.done():
-                    self.confirmed.set_result(data["session_id"])
-                elif name == "bot_uttered":
-                    self.lines.append((str(data.get("text") or ""), time.perf_counter()))
-                    arrived(self.lines[-1][0])
+    def on_bot(self, data: dict[str, Any], at: float) -> None:
+        self.lines.append((str(data.get("text") or ""), at))
+        arrived(self.lines[-1][0])
 
     async def say(self, text: str) -> None:
         await self.emit("user_uttered", {"message": text, "session_id": self.session})

@@ -61,7 +61,10 @@ class Customer:
                 if name == "session_confirm" and not self.confirmed.done():
                     self.confirmed.set_result(data["session_id"])
                 elif name == "bot_uttered":
-                    self.replies.put_nowait(time.perf_counter())
+                    self.on_bot(data, time.perf_counter())
+
+    def on_bot(self, data: dict[str, Any], at: float) -> None:
+        self.replies.put_nowait(at)
 
     async def emit(self, name: str, data: dict[str, Any]) -> None:
         await self.ws.send("42" + json.dumps([name, data], ensure_ascii=False))

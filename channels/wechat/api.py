@@ -27,6 +27,14 @@ class WeChatApiError(RuntimeError):
         self.errcode = errcode
 
 
+def token_of(data: Any) -> tuple[str, float]:
+    """(access_token, seconds valid) from a token endpoint's reply, or its error."""
+    if not isinstance(data, dict) or not data.get("access_token"):
+        code = int(data.get("errcode", -1)) if isinstance(data, dict) else -1
+        raise WeChatApiError(code, str(data.get("errmsg", "")) if isinstance(data, dict) else "bad reply")
+    return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+
 class WeChatApi:
     def __init__(self, base_url: str, app_id: str, app_secret: str, clock: Callable[[], float] = time.time,
                  tokens: TokenStore | None = None) -> None:  # fmt: skip
@@ -47,11 +55,7 @@ class WeChatApi:
         self.fetches += 1
         body = {"grant_type": "client_credential", "appid": self.app_id, "secret": self.secret, "force_refresh": force}
         async with self._http().post(f"{self.base}/cgi-bin/stable_token", json=body) as r:
-            data = await r.json(content_type=None)
-        if not isinstance(data, dict) or not data.get("access_token"):
-            code = int(data.get("errcode", -1)) if isinstance(data, dict) else -1
-            raise WeChatApiError(code, str(data.get("errmsg", "")) if isinstance(data, dict) else "bad reply")
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+            return token_of(await r.json(content_type=None))
 
     async def _post(self, path: str, body: dict[str, Any] | None = None,
                     form: Callable[[], aiohttp.FormData] | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.wechat.api import MAX_TEXT, WeChatApi, WeChatApiError
+from channels.wechat.api import MAX_TEXT, WeChatApi, token_of
 
 # kf/send_msg refuses past the 48 h window or the 5-message quota (95001 and the like): the handoff shows it
 MENU_MAX = 10
@@ -19,11 +19,7 @@ class KfApi(WeChatApi):
         self.fetches += 1
         params = {"corpid": self.app_id, "corpsecret": self.secret}
         async with self._http().get(f"{self.base}/cgi-bin/gettoken", params=params) as r:
-            data = await r.json(content_type=None)
-        if not isinstance(data, dict) or not data.get("access_token"):
-            code = int(data.get("errcode", -1)) if isinstance(data, dict) else -1
-            raise WeChatApiError(code, str(data.get("errmsg", "")) if isinstance(data, dict) else "bad reply")
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+            return token_of(await r.json(content_type=None))
 
     async def sync_msg(self, cursor: str, token: str, open_kfid: str, limit: int = 1000) -> dict[str, Any]:
         body = {"cursor": cursor, "token": token, "limit": limit, "voice_format": 0, "open_kfid": open_kfid}
