@@ -80,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
     "wechat": {},
     # WeCom 微信客服 (channels/wechat/kf.py): corp_id, secret, token, aes_key, api_base, tenant
     "wecom_kf": {},
+    # AES-256-GCM at rest (bot/crypto.py): key_id, keys {id: base64 32 bytes}; none: a key derived from the home
+    "encryption": {},
+    # the archive and its readers (handoff/archive): batch size, poll interval, outbox retention
+    "archive": {},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
 }

@@ -20,7 +20,8 @@ from bot.errors import InvalidInput, NotFound
 from bot.files.service import FileService
 from bot.orders.client import OrderService
 from bot.security import Principal
-from bot.storage.models import Message, Session
+from bot.storage.models import Session
+from handoff.models import HandoffLine
 from bot.web import Auth, Limiter, endpoint, json_body, read_body
 from handoff import assignment as a
 from handoff import customer_orders as co
@@ -96,9 +97,9 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
 
         view = svc.session_for(who, session_id, write=False)
         with svc.db.session() as db:
-            msgs = db.scalars(select(Message).where(Message.session_id == session_id,
-                                                    Message.tenant_id == who.tenant_id)
-                              .order_by(Message.created_at, Message.msg_id))  # fmt: skip
+            msgs = db.scalars(select(HandoffLine).where(HandoffLine.session_id == session_id,
+                                                    HandoffLine.tenant_id == who.tenant_id)
+                              .order_by(HandoffLine.created_at, HandoffLine.msg_id))  # fmt: skip
             during = [{"id": str(m.msg_id), "from": {0: "customer", 1: "agent", 2: "bot"}.get(m.sender_role or 0),
                        "at": m.created_at.replace(tzinfo=dt.timezone.utc).timestamp(),
                        **json.loads(m.content or "{}")} for m in msgs]  # fmt: skip

@@ -6,6 +6,8 @@
 * ``cs_agent_feed``: what each agent's WebSocket delivers, in order; ``seq`` is the resume cursor, so an
   agent that reconnects gets what it missed. ``agent_id`` NULL: for the tenant's supervisors.
 * ``cs_left_message``: what a customer left when nobody could take the chat, for the tickets capability.
+* ``cs_handoff_line``: the working transcript of handoff sessions (what the inbox shows; migration 0007 moved it
+  out of ``cs_message``, which is now the archive the event stream fills).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import Base, EpochSeconds, tenant_col, utcnow
+from bot.storage.models import Base, EpochSeconds, TinyInt, tenant_col, utcnow
 
 FeedSeq = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only an INTEGER primary key
 
@@ -83,3 +85,22 @@ class LeftMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("idx_left_tenant_status", "tenant_id", "status"),)
+
+
+class HandoffLine(Base):
+    """A line of a handoff session (customer or agent), as the inbox shows it; JSON body in ``content``."""
+
+    __tablename__ = "cs_handoff_line"
+    FROM_USER, FROM_AGENT, FROM_BOT = 0, 1, 2
+
+    msg_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    session_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    sender_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sender_role: Mapped[int | None] = mapped_column(TinyInt, comment="0=用户 1=客服 2=机器人")
+    msg_type: Mapped[int | None] = mapped_column(TinyInt, comment="0=text 1=image 2=file")
+    content: Mapped[str | None] = mapped_column(Text, comment="JSON body")
+    at_list: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (Index("idx_session_time", "session_id", "created_at"),)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import and_, func, or_, select, update
 
-from bot.storage.models import Message, Session
+from bot.storage.models import Session
+from handoff.models import HandoffLine
 from handoff import domain as d
 from handoff.states import State
 
@@ -83,11 +84,11 @@ def _lines(svc: HandoffService, u: Unseen) -> tuple[str, int]:
     with svc.db.session() as db:
         s = db.get(Session, u.session_id)
         seen = s.customer_seen_at if s is not None else None
-        q = select(Message).where(Message.session_id == u.session_id, Message.tenant_id == u.tenant_id,
-                                  Message.sender_role == Message.FROM_AGENT)  # fmt: skip
+        q = select(HandoffLine).where(HandoffLine.session_id == u.session_id, HandoffLine.tenant_id == u.tenant_id,
+                                  HandoffLine.sender_role == HandoffLine.FROM_AGENT)  # fmt: skip
         if seen:
-            q = q.where(Message.created_at > d_utc(seen))
-        msgs = list(db.scalars(q.order_by(Message.created_at.desc(), Message.msg_id.desc()).limit(50)))
+            q = q.where(HandoffLine.created_at > d_utc(seen))
+        msgs = list(db.scalars(q.order_by(HandoffLine.created_at.desc(), HandoffLine.msg_id.desc()).limit(50)))
     if not msgs:
         return "", 0
     body = json.loads(msgs[0].content or "{}")

@@ -20,13 +20,13 @@ from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.ids import new_id
 from bot.security import Principal
 from bot.storage.db import Database, retry_transient
-from bot.storage.models import Message, Session, User
+from bot.storage.models import Session, User
 from handoff import domain as d
 from handoff import repository as repo
 from handoff.config import HandoffConfig
 from handoff.live import REWARM_SECONDS, LiveSession, LiveSessions
 from handoff.live.memory import MemoryLiveSessions
-from handoff.models import LeftMessage
+from handoff.models import HandoffLine, LeftMessage
 from handoff.outbox import Line, Outbox
 from handoff.policy import expected_wait, priority, rank
 from handoff.presence import PresenceStore
@@ -237,7 +237,7 @@ class HandoffService:
                 fx.customer.append(("say", conversation_id, (d.CANCELLED,)))
                 fx.customer.append(("resume", conversation_id, None))
             else:
-                msg = self._store_message(db, s, Message.FROM_USER, s.customer_id, text, now,
+                msg = self._store_message(db, s, HandoffLine.FROM_USER, s.customer_id, text, now,
                                           file.message_fields() if file else None)  # fmt: skip
                 if state is State.WARNING:
                     self._transition(db, fx, s, Event.CUSTOMER_SPOKE, now)
@@ -266,10 +266,10 @@ class HandoffService:
 
         msg_id = new_id()
         body = {"text": text, **(extra or {})}
-        db.add(Message(msg_id=msg_id, session_id=s.session_id, tenant_id=s.tenant_id, sender_id=sender,
+        db.add(HandoffLine(msg_id=msg_id, session_id=s.session_id, tenant_id=s.tenant_id, sender_id=sender,
                        sender_role=role, msg_type=1 if "image_url" in body else 2 if "file" in body else 0,
                        content=json.dumps(body, ensure_ascii=False), created_at=d_utc(now)))  # fmt: skip
-        who = {Message.FROM_USER: "customer", Message.FROM_AGENT: "agent", Message.FROM_BOT: "bot"}[role]
+        who = {HandoffLine.FROM_USER: "customer", HandoffLine.FROM_AGENT: "agent", HandoffLine.FROM_BOT: "bot"}[role]
         return {"message": {"id": str(msg_id), "from": who, "sender_id": str(sender), "at": now, **body}}
 
     # --- agents --------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ class HandoffService:
             if d.CODE_STATE[s.session_state] not in (State.ACTIVE, State.WARNING) or s.agent_id != who.user_id:
                 raise IllegalTransition("only the agent in charge of an active session can write to it")
             extra = {"image_url": image_url} if image_url else file.message_fields() if file else None
-            msg = self._store_message(db, s, Message.FROM_AGENT, who.user_id, text, now, extra)
+            msg = self._store_message(db, s, HandoffLine.FROM_AGENT, who.user_id, text, now, extra)
             if s.first_response_at is None:
                 s.first_response_at = now
             s.last_agent_at = now
@@ -355,7 +355,7 @@ class HandoffService:
         import json
 
         with self.db.session() as db:
-            m = db.get(Message, (msg_id, session_id))
+            m = db.get(HandoffLine, (msg_id, session_id))
             if m is not None:
                 body = {**json.loads(m.content or "{}"), **{k: True for k, v in flags.items() if v}}
                 m.content = json.dumps(body, ensure_ascii=False)

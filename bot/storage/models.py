@@ -128,7 +128,10 @@ class Session(Base):
 
 
 class Message(Base):
-    """Every message (customer, agent, bot). Partitioned by session on MySQL; written from the event stream."""
+    """The archive: every line of every conversation (customer, agent, bot), written only by the archiver from
+    the event stream (``handoff.archive``), idempotently by ``msg_id``. ``session_id`` is the conversation's
+    number (``bot.events.keys.conversation_number``), so one conversation's lines share a partition on MySQL.
+    ``content`` is the JSON body sealed with AES-256-GCM under ``key_id`` (``bot.crypto``)."""
 
     __tablename__ = "cs_message"
     FROM_USER, FROM_AGENT, FROM_BOT = 0, 1, 2
@@ -136,17 +139,49 @@ class Message(Base):
     msg_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     session_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     tenant_id: Mapped[str] = tenant_col()
-    sender_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    conversation_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    customer_ref: Mapped[str | None] = mapped_column(String(128))
+    sender_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
     sender_role: Mapped[int | None] = mapped_column(TinyInt, comment="0=用户 1=客服 2=机器人")
-    msg_type: Mapped[int | None] = mapped_column(TinyInt, comment="0=text 1=image 2=order_card ...")
-    content: Mapped[str | None] = mapped_column(Text, comment="JSON 存储富文本")
+    msg_type: Mapped[int | None] = mapped_column(TinyInt, comment="0=text 1=image 2=file")
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    content: Mapped[bytes] = mapped_column(Blob, nullable=False, comment="AES-256-GCM sealed JSON body")
     at_list: Mapped[Any | None] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
 
     __table_args__ = (
-        Index("idx_session_time", "session_id", "created_at"),
+        Index("idx_msg_conversation", "tenant_id", "conversation_id", "created_at"),
+        Index("idx_msg_tenant_time", "tenant_id", "created_at"),
         {"mysql_partition_by": "HASH(session_id)", "mysql_partitions": "16"},
     )
+
+
+class StreamOffset(Base):
+    """How far one reader group has read one outbox source (``bot.events.stream.sql``)."""
+
+    __tablename__ = "cs_stream_offset"
+
+    group_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+
+
+class DeadLetter(Base):
+    """A record a reader could not use (malformed, foreign), parked with the reason; the reader went on."""
+
+    __tablename__ = "cs_dead_letter"
+
+    dl_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    group_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str] = mapped_column(String(128), nullable=False)
+    position: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(255), nullable=False)
+    body: Mapped[str] = mapped_column(LongText, nullable=False, comment="the record as it came, cut at 64 KB")
+    created_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False)
+
+    __table_args__ = (Index("idx_dead_letter_time", "group_name", "created_at"),)
 
 
 class Faq(Base):

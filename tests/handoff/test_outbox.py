@@ -101,9 +101,9 @@ def test_an_agents_quick_lines_on_wechat_use_one_message_of_the_quota(desk: Desk
     assert desk.customers.texts("default:wx-oABC123456")[-2:] == ["您好 我看一下", "已经退了\n原路返回 1-3 天"]
     assert [m["message"].get("merged", False) for m in sent] == [False, False, True]
     with desk.svc.db.session() as s:
-        from bot.storage.models import Message
+        from handoff.models import HandoffLine
 
-        bodies = [m.content for m in s.scalars(select(Message).where(Message.session_id == sid))]
+        bodies = [m.content for m in s.scalars(select(HandoffLine).where(HandoffLine.session_id == sid))]
     assert sum('"merged": true' in b for b in bodies) == 1  # the detail view's quota counts 2 lines, not 3
 
 

@@ -311,7 +311,7 @@ def test_waiting_customers_hear_their_place_as_the_queue_moves(desk: Desk) -> No
 def test_a_line_the_customer_channel_refuses_is_kept_marked_and_the_agent_told(desk: Desk) -> None:
     import json
 
-    from bot.storage.models import Message
+    from handoff.models import HandoffLine
 
     who = desk.agent("deliv")
     sid = desk.ask("c-deliv").session_id
@@ -324,5 +324,5 @@ def test_a_line_the_customer_channel_refuses_is_kept_marked_and_the_agent_told(d
     out = desk.svc.send(who, sid, "还在吗")
     assert out["message"]["undelivered"] and "没有送达" in out["warning"]
     with desk.svc.db.session() as db:
-        stored = db.get(Message, (int(out["message"]["id"]), sid))
+        stored = db.get(HandoffLine, (int(out["message"]["id"]), sid))
         assert json.loads(stored.content) == {"text": "还在吗", "undelivered": True}
