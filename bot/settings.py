@@ -40,6 +40,7 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "lock_store": ("in_memory", "redis"),
     "orders": ("demo", "http"),
     "files": ("local", "s3"),
+    "message_search": ("tantivy", "elasticsearch"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -84,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "encryption": {},
     # the archive and its readers (handoff/archive): batch size, poll interval, outbox retention
     "archive": {},
+    # the PII-masked search copy of the archive (handoff/search): tantivy under CSBOT_HOME/search/messages
+    # (path, reload_seconds) or elasticsearch (hosts, index, username/password/api_key)
+    "message_search": {"type": "tantivy"},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
 }
