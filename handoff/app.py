@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from bot import auth_api
+from bot.crypto import cipher_from_settings
 from bot.files.service import FileService
 from bot.files.web import file_route
 from bot.orders import create_order_service
@@ -35,6 +36,9 @@ from handoff.live.memory import MemoryLiveSessions
 from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.relay import RasaRelay
+from handoff.search import api as search_api
+from handoff.search import create_message_index
+from handoff.search.service import MessageSearch
 from handoff.service import CustomerChannel, HandoffService
 from handoff.ws import websocket_route
 from knowledge.client import KnowledgeClient
@@ -79,6 +83,8 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         live = MemoryLiveSessions(trust_none=False)
     kwargs = {"clock": clock} if clock else {}
     svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, live=live, **kwargs)  # type: ignore[arg-type]
+    # message search reads the archiver's index (it never writes it: one writer per tantivy index)
+    search = MessageSearch(create_message_index(settings), db, cipher_from_settings(settings))
 
     async def run_tick() -> None:
         while True:
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             relay.close()
         await knowledge.aclose()
         files.close()
+        search.index.close()
         if hasattr(orders, "aclose"):  # a plugged-in adapter may hold nothing to close
             await orders.aclose()
         db.dispose()
@@ -125,9 +132,11 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         Route("/files/{key:path}", file_route(files)),
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
-        Mount("/api/agent", routes=agent_api.routes(svc, relay, auth, per_user, knowledge, files, orders)),
+        Mount("/api/agent", routes=[*agent_api.routes(svc, relay, auth, per_user, knowledge, files, orders),
+                                    *search_api.routes(search, auth, per_user, cfg.timezone)]),
         Mount("/internal", routes=internal_api.routes(svc, auth, files)),
         *inbox_web.routes(),
+        *search_api.page_routes(),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db
     app.state.settings = settings

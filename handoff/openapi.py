@@ -38,6 +38,39 @@ ASSIST: dict[str, Any] = {
     },
 }  # fmt: skip
 
+SEARCH_PAGE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "total": {"type": "integer", "description": "every match, not only this page"},
+        "hits": {"type": "array", "items": {"type": "object", "properties": {
+            "msg_id": ID, "conversation_id": {"type": "string"}, "role": {"enum": ["customer", "bot", "agent"]},
+            "snippet": {"type": "string", "description": "a window of the PII-masked line"},
+            "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}},
+                           "description": "[start, end) of matched words in snippet"},
+            "at": {"type": "number"}, "customer": {"type": ["string", "null"]},
+            "agent_id": {"type": ["string", "null"]}, "channel": {"type": ["string", "null"]},
+            "score": {"type": "number"}}}},
+    },
+}  # fmt: skip
+SEARCH_PARAMS = (
+    ("q", "words (at most 200 characters); without them: the latest lines first"),
+    ("customer", "the shop's customer id"), ("agent", "an agent's user id or login"),
+    ("role", "customer, bot or agent"), ("from", "a date (whole day, shop time), ISO time or epoch seconds"),
+    ("to", "the same; a date includes that day"), ("conversation", "one conversation id"),
+    ("limit", "1..100, default 20"), ("offset", "0..10000"),
+)
+ARCHIVE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "conversation_id": {"type": "string"},
+        "lines": {"type": "array", "items": {"type": "object", "properties": {
+            "msg_id": ID, "role": {"enum": ["customer", "bot", "agent"]}, "at": {"type": "number"},
+            "text": {"type": "string"}, "image": {}, "file": {}, "agent_id": ID,
+            "channel": {"type": ["string", "null"]}, "customer": {"type": ["string", "null"]},
+            "error": {"type": "string", "description": "present when this line's sealed body does not open"}}}},
+    },
+}  # fmt: skip
+
 
 def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
         params: tuple[str, ...] = (), status: str = "200", roles: str = "agent, supervisor") -> dict[str, Any]:
@@ -114,6 +147,18 @@ def document() -> dict[str, Any]:
         "/api/agent/offers/{offer_id}/decline": {"post": _op("Decline an offer", params=("offer_id",),
                                                              status="204")},
         "/api/agent/colleagues": {"get": _op("Agents a chat can be transferred to: state and load", obj)},
+        "/api/agent/messages/search": {"get": {**_op(
+            "Search archived lines (PII-masked) by words, customer, agent, role and time; words are plain text "
+            "(no query syntax). Supervisor: the tenant's conversations; agent: the ones they handled. 503 when "
+            "the search cluster is away", SEARCH_PAGE),
+            "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": d} for n, d in SEARCH_PARAMS]}},
+        "/api/agent/conversations/{conversation_id}/archive": {"get": {**_op(
+            "One conversation's archived lines in order, decrypted (how a search result opens); 404 when this "
+            "tenant has none, 403 for a conversation another agent handled", ARCHIVE),
+            "parameters": [{"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           *({"name": n, "in": "query", "required": False, "schema": {"type": "integer"}}
+                             for n in ("limit", "offset"))]}},
         "/api/agent/overview": {"get": _op("Queues, agents' presence and load, the chats being served and today's "
                                            "counts", obj, roles="supervisor")},
     }  # fmt: skip

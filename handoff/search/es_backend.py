@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.errors import ConfigError, CsbotError
+from bot.errors import ConfigError
 from bot.tenants import check_tenant
 from handoff.search import IndexedMessage, MessageHit, MessageQuery, SearchPage
 from handoff.search.text import MAX_STORED_CHARS, Word, index_text, query_words, snippet
@@ -28,8 +28,8 @@ MAPPING = {
 BULK_ITEMS = 1000
 
 
-class SearchUnavailable(CsbotError):
-    """The Elasticsearch cluster refused or did not answer."""
+class SearchUnavailable(RuntimeError):
+    """The Elasticsearch cluster refused or did not answer (the API answers 503)."""
 
 
 class ElasticsearchMessageIndex:
