@@ -67,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
     "presence": {"type": "memory"},
     # queue, timeouts, working hours of the human handoff (handoff/config.py)
     "handoff": {},
+    # tickets (handoff/tickets/config.py): SLA minutes per priority (1=紧急 … 4=低), how often the handoff clock
+    # turns left messages into tickets and escalates breaches, the ticket number's prefix and day's time zone
+    "tickets": {"sla_minutes": {1: 30, 2: 60, 3: 120, 4: 480}, "sweep_seconds": 5, "number_prefix": "T",
+                "timezone": "Asia/Shanghai"},
     "events": {"type": "sql"},
     "vectors": {"type": "milvus_lite"},
     "keywords": {"type": "tantivy"},

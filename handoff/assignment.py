@@ -233,6 +233,9 @@ def tick(svc: HandoffService) -> None:
             tell_positions(svc, tenant, now)
         if cfg.notify_url:
             notify_due(svc, tenant, now)
+    from handoff.tickets.sla import step as tickets_step
+
+    tickets_step(svc)  # left messages into tickets, SLA breaches escalated (every tickets.sweep_seconds)
 
 
 def tell_positions(svc: HandoffService, tenant_id: str, now: float) -> None:

@@ -42,6 +42,10 @@ def apply_actions(svc: HandoffService, db: Any, fx: Effects, s: Session, t: Tran
             fx.customer.append(("say", conv, (d.TRANSFERRED.format(target=target),)))
         elif action is Action.LEAVE_MESSAGE:
             fx.customer.append(("say", conv, (d.TOO_LONG,)))
+    if t.after is State.CLOSED:  # a complaint or a queue timeout no agent answered becomes a ticket
+        from handoff.tickets.auto import session_closed
+
+        session_closed(svc, db, fx, s, t, now)
     if Action.LEAVE_MESSAGE in t.actions:
         fx.customer.append(("trigger", conv, "leave_message"))  # after the resume: the bot takes the message
     # every agent concerned hears of it: the one who had it, the one who has it, the supervisors

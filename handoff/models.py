@@ -84,7 +84,10 @@ class LeftMessage(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="new", comment="new / ticketed")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
-    __table_args__ = (Index("idx_left_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (
+        Index("idx_left_tenant_status", "tenant_id", "status"),
+        Index("idx_left_status", "status", "created_at"),  # the tickets' sweep of new ones (migration 0008)
+    )
 
 
 class HandoffLine(Base):

@@ -264,11 +264,30 @@ class Ticket(Base):
     expired_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+    # the ticket service (migration 0008, handoff.tickets)
+    ticket_no: Mapped[str | None] = mapped_column(String(20), comment="what the customer is told, e.g. T2601010007")
+    conversation_id: Mapped[str | None] = mapped_column(String(128), comment="Rasa sender id")
+    customer_ref: Mapped[str | None] = mapped_column(String(128), comment="the shop's customer id (or visitor)")
+    channel: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(
+        String(32), comment="agent / left_message / queue_timeout / complaint / undelivered")
+    source_key: Mapped[str | None] = mapped_column(String(64), comment="one ticket per source event")
+    created_by: Mapped[int | None] = mapped_column(BigInteger, comment="the agent; NULL: created automatically")
+    resolved_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    sla_paused_at: Mapped[dt.datetime | None] = mapped_column(comment="waiting for the customer: the SLA clock stands")
+    escalation_level: Mapped[int] = mapped_column(TinyInt, nullable=False, default=0, server_default="0")
+    escalated_at: Mapped[dt.datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("idx_status_priority", "status", "priority"),
         Index("idx_customer", "customer_id"),
         Index("idx_ticket_tenant_status", "tenant_id", "status"),
+        Index("idx_ticket_due", "status", "expired_at"),
+        Index("idx_ticket_conversation", "tenant_id", "conversation_id"),
+        Index("idx_ticket_session", "session_id"),
+        UniqueConstraint("tenant_id", "ticket_no", name="uq_ticket_no"),
+        UniqueConstraint("tenant_id", "source_key", name="uq_ticket_source"),
     )
 
 
@@ -279,6 +298,7 @@ class TicketComment(Base):
     tenant_id: Mapped[str] = tenant_col()
     ticket_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     commenter_id: Mapped[int | None] = mapped_column(BigInteger)
+    author_role: Mapped[str | None] = mapped_column(String(16), comment="agent / supervisor / customer / system")
     content: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
