@@ -26,26 +26,29 @@ depends_on: str | Sequence[str] | None = None
 
 STAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mariadb").with_variant(mysql.DATETIME(fsp=6), "mysql")
 TINY = sa.SmallInteger().with_variant(mysql.TINYINT(), "mysql", "mariadb")
-TICKET_COLUMNS = (
-    sa.Column("ticket_no", sa.String(20), comment="what the customer is told, e.g. T2601010007"),
-    sa.Column("conversation_id", sa.String(128), comment="Rasa sender id"),
-    sa.Column("customer_ref", sa.String(128), comment="the shop's customer id (or visitor)"),
-    sa.Column("channel", sa.String(32)),
-    sa.Column("source", sa.String(32), comment="agent / left_message / queue_timeout / complaint / undelivered"),
-    sa.Column("source_key", sa.String(64), comment="one ticket per source event"),
-    sa.Column("created_by", sa.BigInteger(), comment="the agent; NULL: created automatically"),
-    sa.Column("resolved_at", STAMP),
-    sa.Column("closed_at", STAMP),
-    sa.Column("sla_paused_at", STAMP, comment="waiting for the customer: the SLA clock stands"),
-    sa.Column("escalation_level", TINY, nullable=False, server_default="0"),
-    sa.Column("escalated_at", STAMP),
-)
+
+
+def ticket_columns() -> tuple[sa.Column, ...]:
+    return (
+        sa.Column("ticket_no", sa.String(20), comment="what the customer is told, e.g. T2601010007"),
+        sa.Column("conversation_id", sa.String(128), comment="Rasa sender id"),
+        sa.Column("customer_ref", sa.String(128), comment="the shop's customer id (or visitor)"),
+        sa.Column("channel", sa.String(32)),
+        sa.Column("source", sa.String(32), comment="agent / left_message / queue_timeout / complaint / undelivered"),
+        sa.Column("source_key", sa.String(64), comment="one ticket per source event"),
+        sa.Column("created_by", sa.BigInteger(), comment="the agent; NULL: created automatically"),
+        sa.Column("resolved_at", STAMP),
+        sa.Column("closed_at", STAMP),
+        sa.Column("sla_paused_at", STAMP, comment="waiting for the customer: the SLA clock stands"),
+        sa.Column("escalation_level", TINY, nullable=False, server_default="0"),
+        sa.Column("escalated_at", STAMP),
+    )
 
 
 def upgrade() -> None:
     with op.batch_alter_table("cs_ticket") as t:
-        for column in TICKET_COLUMNS:
-            t.add_column(column.copy())
+        for column in ticket_columns():
+            t.add_column(column)
         t.create_unique_constraint("uq_ticket_no", ["tenant_id", "ticket_no"])
         t.create_unique_constraint("uq_ticket_source", ["tenant_id", "source_key"])
     op.create_index("idx_ticket_due", "cs_ticket", ["status", "expired_at"])
@@ -66,5 +69,5 @@ def downgrade() -> None:
     with op.batch_alter_table("cs_ticket") as t:
         t.drop_constraint("uq_ticket_source", type_="unique")
         t.drop_constraint("uq_ticket_no", type_="unique")
-        for column in reversed(TICKET_COLUMNS):
+        for column in reversed(ticket_columns()):
             t.drop_column(column.name)
