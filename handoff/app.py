@@ -36,6 +36,8 @@ from handoff.live.memory import MemoryLiveSessions
 from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.relay import RasaRelay
+from handoff.reports import api as reports_api
+from handoff.reports import web as reports_web
 from handoff.search import api as search_api
 from handoff.search import create_message_index
 from handoff.search.service import MessageSearch
@@ -133,9 +135,11 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         Mount("/api/auth", routes=auth_api.routes(settings, users, auth, limiter, per_user)),
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
         Mount("/api/agent", routes=[*agent_api.routes(svc, relay, auth, per_user, knowledge, files, orders),
-                                    *search_api.routes(search, auth, per_user, cfg.timezone)]),
+                                    *search_api.routes(search, auth, per_user, cfg.timezone),
+                                    *reports_api.routes(db, cfg.timezone, auth, per_user, svc.clock)]),
         Mount("/internal", routes=internal_api.routes(svc, auth, files)),
         *inbox_web.routes(),
+        *reports_web.routes(),
         *search_api.page_routes(),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db

@@ -72,6 +72,32 @@ ARCHIVE: dict[str, Any] = {
 }  # fmt: skip
 
 
+_METRIC = {"type": ["number", "null"]}
+REPORT_METRICS = ("conversations", "self_served", "self_service_rate", "handed_off", "handoff_rate", "sessions",
+                  "served", "abandoned", "wait_avg", "wait_p90", "first_response_avg", "first_response_p90",
+                  "handle_avg", "handle_p90", "tickets_due", "tickets_met", "sla_compliance", "csat_avg",
+                  "csat_count")  # fmt: skip
+REPORT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "tenant": {"type": "string"}, "by": {"enum": ["day", "agent", "category"]},
+        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+        "timezone": {"type": "string"},
+        "total": {"type": "object", "properties": dict.fromkeys(REPORT_METRICS, _METRIC)},
+        "rows": {"type": "array", "items": {"type": "object", "properties": {
+            "key": {"type": "string"}, "label": {"type": "string"}, **dict.fromkeys(REPORT_METRICS, _METRIC)}}},
+    },
+}  # fmt: skip
+REPORT_PARAMS = [
+    {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+     "description": "first day, the shop's time zone"},
+    {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+     "description": "last day, inclusive; at most 366 days"},
+    {"name": "by", "in": "query", "required": False, "schema": {"enum": ["day", "agent", "category"]}},
+    {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}, "description": "admin only"},
+]  # fmt: skip
+
+
 def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
         params: tuple[str, ...] = (), status: str = "200", roles: str = "agent, supervisor") -> dict[str, Any]:
     responses: dict[str, Any] = {
@@ -161,6 +187,13 @@ def document() -> dict[str, Any]:
                              for n in ("limit", "offset"))]}},
         "/api/agent/overview": {"get": _op("Queues, agents' presence and load, the chats being served and today's "
                                            "counts", obj, roles="supervisor")},
+        "/api/agent/reports": {"get": {**_op(
+            "Report of a period per day, agent or category, with its total: bot self-service and handoff rates, "
+            "queue wait, first response and handle time (avg, p90, seconds), SLA compliance, CSAT", REPORT,
+            roles="supervisor, admin (admin: any tenant with ?tenant=)"), "parameters": REPORT_PARAMS}},
+        "/api/agent/reports.csv": {"get": {**_op(
+            "The same report as CSV for Excel (UTF-8 with BOM, Chinese headers, rates in percent, total last)",
+            roles="supervisor, admin"), "parameters": REPORT_PARAMS}},
     }  # fmt: skip
     return {
         "openapi": "3.1.0",

@@ -113,6 +113,10 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/agent/files", AGENTS),  # a permitted call sends "{": not an image, 400
     R("handoff", "GET", "/files/default/202612/" + "0" * 32 + ".jpg", "public"),  # no signature: 404
     R("handoff", "GET", "/api/agent/overview", ("supervisor",)),
+    R("handoff", "GET", "/api/agent/reports?from=2026-12-01&to=2026-12-07&by=day", ("supervisor",)),
+    R("handoff", "GET", "/api/agent/reports.csv?from=2026-12-01&to=2026-12-07&by=agent", ("supervisor",)),
+    R("handoff", "GET", "/reports", "public"),
+    R("handoff", "GET", "/reports/static/reports.js", "public"),
     R("handoff", "GET", "/api/agent/messages/search?q=%E9%80%80%E6%AC%BE", AGENTS),
     R("handoff", "GET", "/api/agent/conversations/matrix-1/archive", AGENTS),  # nothing archived: 404
     R("handoff", "GET", "/inbox/search", "public"),

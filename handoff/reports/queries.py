@@ -3,9 +3,10 @@ SQLite and MySQL/MariaDB (no date functions: the shop's days are cut in Python a
 
 * the archive (cs_message): one grouped query per shop day on ``idx_msg_tenant_time`` (tenant_id, created_at);
   no body is read, so nothing is decrypted.
-* sessions, their events and tickets: by primary key range. Their ids are Snowflake ids, minted when the row
-  was written, so the ids of a period are one range of the primary key (cs_session has no index on its times,
+* sessions and their events: by primary key range. Session ids are Snowflake ids minted when the customer
+  asked, so a period's sessions are one range of the primary key (cs_session has no index on its times;
   cs_session_event is indexed by (session_id, at)).
+* tickets: by deadline, on ``idx_ticket_due``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from handoff.reports.metrics import ConversationDay, EventRow, SessionRow, Ticke
 from handoff.reports.periods import Period
 
 ID_MARGIN_SECONDS = 300.0  # a row's id and its own clock may differ by a moment (another instance's clock)
-TICKET_LOOKBACK_DAYS = 31  # tickets due in the period were opened at most this long before it (SLA ≤ 31 days)
 
 
 def id_at(ts: float) -> int:
@@ -97,33 +97,26 @@ def _assignee(event: str, detail: Any, actor: int | None) -> int | None:
 
 
 def tickets(db: Db, tenant_id: str, period: Period) -> list[TicketRow]:
-    """Tickets whose deadline falls in the period. When the tickets' resolution time is not kept (a schema
-    before cs_ticket.resolved_at), a resolved or closed ticket counts as resolved at its last update: later than
-    or at the truth, so compliance is never overstated."""
+    """Tickets whose (current) deadline falls in the period, on ``idx_ticket_due`` (status, expired_at): every
+    status is named so the index's second column bounds the scan. A deadline moves when the SLA pauses or a
+    ticket reopens, so the ticket's id (its creation) says nothing about it. A ticket resolved before
+    ``resolved_at`` was kept (or on a schema without it) counts as resolved at its last update: at or after the
+    truth, so compliance is never overstated."""
     start, end = period.bounds()
-    low, high = id_at(start - TICKET_LOOKBACK_DAYS * 86400), id_at(end + ID_MARGIN_SECONDS)
     resolved_col = getattr(Ticket, "resolved_at", None)
     cols: list[Any] = [Ticket.ticket_id, Ticket.category, Ticket.assignee_id, Ticket.expired_at, Ticket.status,
                        Ticket.updated_at, resolved_col if resolved_col is not None else Ticket.updated_at]  # fmt: skip
-    q = select(*cols).where(Ticket.tenant_id == tenant_id, Ticket.ticket_id >= low, Ticket.ticket_id < high,
-                            Ticket.expired_at >= naive_utc(start), Ticket.expired_at < naive_utc(end))  # fmt: skip
+    every = (Ticket.NEW, Ticket.IN_PROGRESS, Ticket.WAITING_CUSTOMER, Ticket.RESOLVED, Ticket.CLOSED)
+    q = select(*cols).where(Ticket.status.in_(every), Ticket.expired_at >= naive_utc(start),
+                            Ticket.expired_at < naive_utc(end), Ticket.tenant_id == tenant_id)  # fmt: skip
     out = []
     done = (Ticket.RESOLVED, Ticket.CLOSED)
     for tid, category, assignee, expired, status, updated, resolved in db.execute(q):
-        if resolved_col is None:
+        if resolved_col is None or (resolved is None and status in done):
             resolved = updated if status in done else None
-        elif resolved is None and status in done:
-            resolved = updated  # resolved before the column was there
         out.append(TicketRow(int(tid), category, int(assignee) if assignee is not None else None, epoch(expired),
-                             _epoch_any(resolved)))  # fmt: skip
+                             epoch(resolved)))  # fmt: skip
     return out
-
-
-def _epoch_any(value: Any) -> float | None:
-    """A time kept either as a naive UTC DATETIME or as epoch seconds (the handoff tables' style)."""
-    if value is None:
-        return None
-    return float(value) if isinstance(value, int | float) else epoch(value)
 
 
 def agent_names(db: Db, tenant_id: str, ids: Collection[int]) -> dict[int, str]:
