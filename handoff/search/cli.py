@@ -21,6 +21,11 @@ out = Console()
 messages_app = typer.Typer(no_args_is_help=True, help="The message archive: search its PII-masked index.")
 
 
+@messages_app.callback()
+def group() -> None:
+    """The message archive: search its PII-masked index."""  # a group even with one command: `messages search`
+
+
 @messages_app.command("search")
 def search(words: str = typer.Argument("", help="Words to find (plain text); empty: the latest lines."),
            customer: str = typer.Option("", help="The shop's customer id."),
