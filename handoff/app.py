@@ -42,6 +42,7 @@ from handoff.search import api as search_api
 from handoff.search import create_message_index
 from handoff.search.service import MessageSearch
 from handoff.service import CustomerChannel, HandoffService
+from handoff.tickets import api as tickets_api
 from handoff.ws import websocket_route
 from knowledge.client import KnowledgeClient
 
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         WebSocketRoute("/api/agent/ws", websocket_route(svc, auth, hub)),
         Mount("/api/agent", routes=[*agent_api.routes(svc, relay, auth, per_user, knowledge, files, orders),
                                     *search_api.routes(search, auth, per_user, cfg.timezone),
-                                    *reports_api.routes(db, cfg.timezone, auth, per_user, svc.clock)]),
+                                    *reports_api.routes(db, cfg.timezone, auth, per_user, svc.clock),
+                                    *tickets_api.routes(svc, relay, auth, per_user, settings.raw.get("tickets"))]),
         Mount("/internal", routes=internal_api.routes(svc, auth, files)),
         *inbox_web.routes(),
         *reports_web.routes(),

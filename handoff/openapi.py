@@ -98,6 +98,35 @@ REPORT_PARAMS = [
 ]  # fmt: skip
 
 
+TICKET: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": ID, "number": {"type": "string", "description": "what the customer is told, e.g. T2601010007"},
+        "status": {"enum": ["new", "in_progress", "waiting_customer", "resolved", "closed"]},
+        "status_label": {"enum": ["新建", "处理中", "待客户", "已解决", "关闭"]},
+        "priority": {"type": "integer", "minimum": 1, "maximum": 4, "description": "1=紧急 2=高 3=中 4=低"},
+        "category": {"enum": ["refund", "logistics", "complaint", "tech", None]},
+        "title": {"type": "string"}, "description": {"type": "string"},
+        "source": {"enum": ["agent", "left_message", "queue_timeout", "complaint", "undelivered"]},
+        "session_id": {"type": ["string", "null"]}, "conversation_id": {"type": ["string", "null"]},
+        "customer_ref": {"type": ["string", "null"]}, "assignee_id": {"type": ["string", "null"]},
+        "sla_minutes": {"type": "integer"}, "expired_at": {"type": ["number", "null"]},
+        "sla_paused": {"type": "boolean", "description": "waiting for the customer: the SLA clock stands"},
+        "sla_seconds_left": {"type": ["integer", "null"], "description": "negative: breached"},
+        "breached": {"type": "boolean"}, "escalation_level": {"type": "integer"},
+        "created_at": {"type": "number"}, "resolved_at": {"type": ["number", "null"]},
+        "closed_at": {"type": ["number", "null"]},
+    },
+}  # fmt: skip
+TICKET_PARAMS = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+                 for n, d in (("status", "comma-separated: new,in_progress,waiting_customer,resolved,closed"),
+                              ("priority", "1-4"), ("category", "refund, logistics, complaint or tech"),
+                              ("assignee", "me, none or an agent id"), ("source", "agent, left_message, …"),
+                              ("conversation_id", "the conversation"), ("breached", "true or false"),
+                              ("q", "a ticket number or words of the title (plain text)"),
+                              ("before", "the last id of the previous page"), ("limit", "1-200, default 50"))]
+
+
 def _op(summary: str, ok: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
         params: tuple[str, ...] = (), status: str = "200", roles: str = "agent, supervisor") -> dict[str, Any]:
     responses: dict[str, Any] = {
@@ -194,6 +223,7 @@ def document() -> dict[str, Any]:
         "/api/agent/reports.csv": {"get": {**_op(
             "The same report as CSV for Excel (UTF-8 with BOM, Chinese headers, rates in percent, total last)",
             roles="supervisor, admin"), "parameters": REPORT_PARAMS}},
+        **ticket_paths(obj),
     }  # fmt: skip
     return {
         "openapi": "3.1.0",
@@ -205,4 +235,44 @@ def document() -> dict[str, Any]:
                        "schemas": {"Session": SESSION, "Error": ERROR}},
         "security": [{"bearer": []}],
         "paths": paths,
+    }  # fmt: skip
+
+
+def ticket_paths(obj: dict[str, Any]) -> dict[str, Any]:
+    """``/api/agent/tickets…`` (handoff.tickets.api). Another tenant's ticket is a 404; an agent changes only
+    their own or an unassigned ticket (403), a supervisor any of the tenant's."""
+    tid = ("ticket_id",)
+    items = {"type": "object", "properties": {"items": {"type": "array", "items": TICKET}, "now": {"type": "number"}}}
+    new = {"type": "object", "required": ["title"], "properties": {
+        "title": {"type": "string", "maxLength": 255}, "description": {"type": "string", "maxLength": 8000},
+        "session_id": ID, "conversation_id": {"type": "string"}, "assignee_id": ID,
+        "category": {"enum": ["refund", "logistics", "complaint", "tech"]},
+        "priority": {"type": "integer", "minimum": 1, "maximum": 4}}}
+    move = {"type": "object", "required": ["status"], "properties": {
+        "status": {"enum": ["in_progress", "waiting_customer", "resolved", "closed"]},
+        "note": {"type": "string", "maxLength": 4000, "description": "kept as an internal comment"},
+        "reply": {"type": "string", "maxLength": 4000,
+                  "description": "what the customer reads (待客户: the question; 已解决: the outcome)"}}}
+    detail = {"allOf": [TICKET, {"type": "object", "properties": {
+        "comments": {"type": "array", "items": {"type": "object"}}, "transcript_url": {"type": "string"}}}]}
+    return {
+        "/api/agent/tickets": {
+            "get": {**_op("Tickets of the tenant, newest first, with filters and SLA time left", items),
+                    "parameters": TICKET_PARAMS},
+            "post": _op("Open a ticket from a conversation (session_id or conversation_id; 404 when unknown); "
+                        "the customer is told its number", TICKET, new)},
+        "/api/agent/tickets/{ticket_id}": {"get": _op("A ticket with its comments", detail, params=tid)},
+        "/api/agent/tickets/{ticket_id}/transcript": {"get": _op(
+            "The ticket's conversation: the handoff session's lines and the bot conversation", obj, params=tid)},
+        "/api/agent/tickets/{ticket_id}/status": {"post": _op(
+            "Move the ticket (409 for a move the status machine refuses); 已解决 tells the customer", TICKET, move,
+            tid)},
+        "/api/agent/tickets/{ticket_id}/assign": {"post": _op(
+            "Assign (an agent: to themselves; a supervisor: anyone, null unassigns)", TICKET,
+            {"type": "object", "required": ["agent_id"], "properties": {"agent_id": {"type": ["string", "null"]}}},
+            tid)},
+        "/api/agent/tickets/{ticket_id}/comments": {"post": _op(
+            "Add an internal comment (413 past 16 KB)", obj,
+            {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 4000}}},
+            tid)},
     }  # fmt: skip

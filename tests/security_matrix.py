@@ -113,6 +113,13 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/api/agent/files", AGENTS),  # a permitted call sends "{": not an image, 400
     R("handoff", "GET", "/files/default/202612/" + "0" * 32 + ".jpg", "public"),  # no signature: 404
     R("handoff", "GET", "/api/agent/overview", ("supervisor",)),
+    R("handoff", "GET", "/api/agent/tickets?status=new,in_progress", AGENTS),
+    R("handoff", "POST", "/api/agent/tickets", AGENTS),  # a permitted call sends "{": 400
+    R("handoff", "GET", "/api/agent/tickets/1", AGENTS),  # no such ticket: 404
+    R("handoff", "GET", "/api/agent/tickets/1/transcript", AGENTS),
+    R("handoff", "POST", "/api/agent/tickets/1/status", AGENTS),
+    R("handoff", "POST", "/api/agent/tickets/1/assign", AGENTS),
+    R("handoff", "POST", "/api/agent/tickets/1/comments", AGENTS),
     R("handoff", "GET", "/api/agent/reports?from=2026-12-01&to=2026-12-07&by=day", ("supervisor",)),
     R("handoff", "GET", "/api/agent/reports.csv?from=2026-12-01&to=2026-12-07&by=agent", ("supervisor",)),
     R("handoff", "GET", "/reports", "public"),

@@ -76,10 +76,10 @@ def is_supervisor(who: Principal) -> bool:
     return bool(SUPERVISORS & who.roles)
 
 
-def check_category(category: str | None) -> str | None:
-    if category in (None, ""):
+def check_category(category: Any) -> str | None:
+    if category is None or category == "":
         return None
-    if category not in policy.CATEGORIES:
+    if not isinstance(category, str) or category not in policy.CATEGORIES:
         raise InvalidInput(f"category must be one of {', '.join(policy.CATEGORIES)}")
     return category
 
