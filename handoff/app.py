@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         *inbox_web.routes(),
         *reports_web.routes(),
         *search_api.page_routes(),
+        *tickets_api.page_routes(),
     ], lifespan=lifespan)  # fmt: skip
     app.state.db = db
     app.state.settings = settings

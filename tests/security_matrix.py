@@ -127,6 +127,8 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "GET", "/api/agent/messages/search?q=%E9%80%80%E6%AC%BE", AGENTS),
     R("handoff", "GET", "/api/agent/conversations/matrix-1/archive", AGENTS),  # nothing archived: 404
     R("handoff", "GET", "/inbox/search", "public"),
+    R("handoff", "GET", "/inbox/tickets", "public"),
+    R("handoff", "GET", "/inbox/tickets/static/tickets.js", "public"),
     R("handoff", "GET", "/inbox/search/static/search.js", "public"),
     R("handoff", "GET", "/inbox", "public"),
     R("handoff", "GET", "/inbox/static/inbox.js", "public"),
