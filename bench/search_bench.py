@@ -9,7 +9,8 @@ long tail. Tenants are uneven (the largest holds ~40%). Each search goes through
 (``TantivyMessageIndex.search``: segmentation, the query, the total count, 20 hits with snippets) in a fresh
 reader process-side object, after the writer closed, as the handoff service would read the archiver's index.
 
-Usage: python -m bench.search_bench [--n 1000000] [--tenants 5] [--queries 600] [--path DIR] [--reuse]
+Usage: python -m bench.search_bench [--n 1000000] [--tenants 5] [--queries 600] [--batch 50000] [--heap-mb 512]
+       [--path DIR] [--reuse]
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def lines(n: int, k: int, seed: int = 7) -> Iterator[IndexedMessage]:
                              agent_id=(1000 + conv % 60) if role == "agent" else None, channel="web")  # fmt: skip
 
 
-def build(path: Path, n: int, k: int, batch: int) -> dict[str, float]:
-    index = TantivyMessageIndex(path, writer_heap=512_000_000)
+def build(path: Path, n: int, k: int, batch: int, heap_mb: int) -> dict[str, float]:
+    index = TantivyMessageIndex(path, writer_heap=heap_mb * 1_000_000)
     started = time.perf_counter()
     buf: list[IndexedMessage] = []
     for doc in lines(n, k):
@@ -169,7 +170,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--tenants", type=int, default=5)
     ap.add_argument("--queries", type=int, default=600)
-    ap.add_argument("--batch", type=int, default=50_000, help="lines per commit while building")
+    ap.add_argument("--batch", type=int, default=50_000, help="lines per commit while building (the archiver: 2000)")
+    ap.add_argument("--heap-mb", type=int, default=512, help="writer heap (the archiver's default: 64)")
     ap.add_argument("--path", type=Path, help="index directory (default: a temporary one, removed after)")
     ap.add_argument("--reuse", action="store_true", help="measure an index --path already holds")
     args = ap.parse_args()
@@ -179,7 +181,7 @@ def main() -> int:
         if not args.reuse:
             if path.exists():
                 shutil.rmtree(path)
-            result["build"] = build(path, args.n, args.tenants, args.batch)
+            result["build"] = build(path, args.n, args.tenants, args.batch, args.heap_mb)
         result["search"] = measure(path, args.n, args.tenants, args.queries)
     finally:
         if args.path is None:

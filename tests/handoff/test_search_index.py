@@ -116,8 +116,10 @@ def test_re_adding_a_line_replaces_it(index: MessageIndex) -> None:
     index.add(SHOP)
     index.add(SHOP)  # the archiver replays a batch after a crash
     index.add([msg(1, "我想换货，不退款了", at=T0)])
-    assert index.search("shop-a", MessageQuery()).total == 5
-    assert ids(index, "shop-a", words="换货") == [1]
+    index.add([msg(8, "第一遍", conv="c8"), msg(8, "第二遍 换货", conv="c8")])  # twice in one batch: the last
+    assert index.search("shop-a", MessageQuery()).total == 6
+    assert ids(index, "shop-a", conversation_id="c8") == [8] and ids(index, "shop-a", words="第一遍") == []
+    assert sorted(ids(index, "shop-a", words="换货")) == [1, 8]
     assert ids(index, "shop-a", words="发货") == []  # the old text is gone
 
 
