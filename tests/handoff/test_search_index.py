@@ -241,3 +241,19 @@ def test_elasticsearch_lines_appear_within_two_seconds_without_forced_refresh(es
             time.sleep(0.1)
     finally:
         idx.close()
+
+
+def test_the_settings_choose_the_backend(env: dict[str, str]) -> None:
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+    from handoff.search import create_message_index
+
+    default = create_message_index(load_settings(env))
+    assert isinstance(default, TantivyMessageIndex) and default.path.parts[-2:] == ("search", "messages")
+    es = create_message_index(load_settings(env, {"message_search": {"type": "elasticsearch", "hosts": "http://h:9200",
+                                                                     "index": "shop_messages"}}))  # fmt: skip
+    assert isinstance(es, ElasticsearchMessageIndex) and es.index == "shop_messages"
+    with pytest.raises(ConfigError, match=r"message_search\.hosts"):
+        create_message_index(load_settings(env, {"message_search": {"type": "elasticsearch"}}))
+    with pytest.raises(ConfigError, match=r"message_search\.type"):
+        load_settings(env, {"message_search": {"type": "solr"}})
