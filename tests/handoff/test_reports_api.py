@@ -154,3 +154,44 @@ def test_an_empty_period(reports: tuple[TestClient, Settings, Seeded]) -> None:
     assert len(body["rows"]) == 3 and all(r["conversations"] == 0 and r["sessions"] == 0 for r in body["rows"])
     assert pick(body["total"], "self_service_rate", "wait_avg", "csat_avg", "csat_count", "sla_compliance") == \
         (None, None, None, 0, None)  # fmt: skip
+
+
+@pytest.mark.mariadb
+def test_every_report_query_can_use_an_index(env: dict[str, str], mariadb_url: str) -> None:
+    """The statements a report runs, EXPLAINed on MariaDB: each table is reached through an index on what the
+    query bounds (the tenant's day of the archive, a primary-key range, the tickets' deadlines), never only
+    by a full scan."""
+    from sqlalchemy import event, text
+
+    from handoff.reports.periods import parse_period
+    from handoff.reports.service import report
+
+    settings = load_settings(env, {"database": {"url": mariadb_url}})
+    db = Database.from_settings(settings)
+    migrate.upgrade(db.engine)
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    report(db, "default", parse_period("2026-12-01", "2026-12-02", "Asia/Shanghai"), "agent", NOW)
+    event.remove(db.engine, "before_cursor_execute", record)
+    wanted = {"cs_message": "idx_msg_tenant_time", "cs_session": "PRIMARY", "cs_session_event": "idx_session_event",
+              "cs_ticket": "idx_ticket_due"}  # fmt: skip
+    found: dict[str, set[str]] = {}
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for statement, params in seen:
+            with raw.cursor() as cur:
+                cur.execute("EXPLAIN " + statement, params)
+                names = [d[0] for d in cur.description]
+                for plan in cur.fetchall():
+                    row = dict(zip(names, plan, strict=True))
+                    found.setdefault(row["table"], set()).update((row["possible_keys"] or "").split(","))
+        conn.execute(text("SELECT 1"))
+    for table, index in wanted.items():
+        assert index in found.get(table, set()), (table, found)
+    db.dispose()
