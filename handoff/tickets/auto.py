@@ -61,10 +61,17 @@ def session_closed(handoff: HandoffService, db: Any, fx: Effects, s: Session, t:
             vip = "vip" in (s.tags or "").split(",")
             title = f"{policy.SOURCES[source]}：{_gist(said) or (s.customer_name or s.customer_ref or '客户')}"
             line = QUEUE_TIMEOUT_LINE if t.event is Event.QUEUE_TIMEOUT else policy.CREATED
-            svc.insert(db, fx, NewTicket(
+            mine = Effects()
+            svc.insert(db, mine, NewTicket(
                 s.tenant_id, title, said, category, policy.priority_of(category, vip), source,
                 f"session:{s.session_id}", s.session_id, s.conversation_id, s.customer_id, s.customer_ref,
                 s.channel, customer_line=line))  # fmt: skip
+        fx.agents |= mine.agents
+        # the number is said before the bot takes the conversation back (and, after a queue timeout, asks for
+        # the message to leave): it follows the handoff's own closing line
+        at = next((i for i, (kind, conv, _) in enumerate(fx.customer)
+                   if kind == "resume" and conv == s.conversation_id), len(fx.customer))  # fmt: skip
+        fx.customer[at:at] = mine.customer
     except Exception:
         log.exception("could not open a ticket for session %s", s.session_id)
 

@@ -15,6 +15,8 @@
     resolved: [["in_progress", "重新打开"], ["closed", "关闭"]],
     closed: []
   };
+  var SOURCE = { agent: "客服创建", left_message: "客户留言", queue_timeout: "排队超时", complaint: "投诉未处理",
+    undelivered: "消息未送达" };
   var ROLE = { agent: "客服", supervisor: "主管", customer: "客户", system: "系统" };
   var items = [], openId = null, clockSkew = 0;
 
@@ -92,7 +94,7 @@
       $("d-number").textContent = t.number;
       $("d-status").textContent = t.status_label;
       $("d-meta").textContent = [PRIORITY[t.priority] + "优先级", CATEGORY[t.category] || "未分类",
-        "来源：" + t.source, "客户：" + (t.customer_ref || t.conversation_id || "-"),
+        "来源：" + (SOURCE[t.source] || t.source), "客户：" + (t.customer_ref || t.conversation_id || "-"),
         "创建：" + when(t.created_at), "时限：" + when(t.expired_at)].join(" · ");
       $("d-title").textContent = t.title;
       $("d-description").textContent = t.description;
