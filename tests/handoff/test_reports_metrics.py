@@ -252,3 +252,22 @@ def test_by_category_joins_handoff_reasons_and_ticket_categories() -> None:
 def test_an_unknown_grouping_is_refused() -> None:
     with pytest.raises(ValueError, match="by must be one of day, agent, category"):
         build("default", DEC, "tenant", [], [], [], now=0)
+
+
+def test_the_csv_keeps_a_formula_like_name_as_text_and_percentages_as_numbers() -> None:
+    import csv
+    import io
+
+    from handoff.reports.export import filename, to_csv
+
+    f = served(1, at(1, 9), at(1, 9, 1), 7, None, at(1, 9, 2), csat=3)
+    r = build("shop/一", DEC, "agent", [], [f], [TicketRow(1, None, 7, at(1, 12), at(1, 11))], now=at(5, 0),
+              names={7: "=HYPERLINK(\"http://x\")"})  # fmt: skip
+    raw = to_csv(r)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\")"  # Excel shows it, never runs it
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert (line["会话数"], line["SLA达成率(%)"], line["平均排队(秒)"], line["满意度均分"]) == \
+        ("", "100.0", "60.0", "3.0")  # fmt: skip
+    assert rows[-1][0] == "合计" and len(rows) == 3
+    assert filename(r) == "csbot-report-shop__-2026-12-01_2026-12-03-agent.csv"  # ASCII only
