@@ -142,7 +142,9 @@ def tracker_store_config(settings: Settings) -> dict[str, Any]:
     b = settings.backend("tracker_store")
     if b.type == "sql":
         # Our windowed subclass of Rasa's SQL store: constant work per message in long chats (channels/).
-        windowed = {"type": WINDOWED_SQL_STORE, "window_turns": int(b.get("window_turns", 20))}
+        windowed = {"type": WINDOWED_SQL_STORE, "window_turns": int(b.get("window_turns", 20)),
+                    # every stored line goes to the outbox in the tracker's own transaction (the archive's source)
+                    "outbox": bool((settings.raw.get("archive") or {}).get("enabled", True))}
         url = tracker_store_url(settings)
         if not url:
             return {**windowed, "dialect": "sqlite", "db": str(settings.home / "rasa_trackers.db")}

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "handoff_port": 8000,
         "orders_port": 8010,
         "knowledge_port": 8020,
+        "archive_port": 8040,
     },
     "cache": {"type": "memory"},
     # per customer (sender and IP) on every channel, per user on the agent API; see bot/ratelimit/
@@ -123,6 +124,7 @@ class Services:
     handoff_port: int
     orders_port: int
     knowledge_port: int
+    archive_port: int = 8040
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{getattr(self, f'{name}_port')}"
@@ -326,6 +328,7 @@ def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, 
         handoff_port=_int(raw, "services", "handoff_port", 1, 65535),
         orders_port=_int(raw, "services", "orders_port", 1, 65535),
         knowledge_port=_int(raw, "services", "knowledge_port", 1, 65535),
+        archive_port=_int(raw, "services", "archive_port", 1, 65535),
     )
     tenant = raw["tenant"]["default"]
     if not isinstance(tenant, str) or not tenant:

@@ -26,12 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, inspect, select, update
+import sqlalchemy as sa
+from sqlalchemy import delete, insert, inspect, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.errors import CsbotError
 from bot.ids import MAX_WORKER, Snowflake
-from bot.storage.models import WorkerLease
 
 TTL = 60.0
 RENEW_EVERY = 20.0
@@ -39,7 +40,10 @@ CLOCK_MARGIN = 5.0
 CLAIM_ROUNDS = 3
 
 log = logging.getLogger(__name__)
-LEASES = WorkerLease.__table__
+# A Core view of cs_worker_lease (bot.storage.models.WorkerLease), not the ORM model: the Rasa server leases
+# too, on SQLAlchemy 1.4, which has no 2.0-style declarative models.
+LEASES = sa.table("cs_worker_lease", sa.column("worker_id"), sa.column("owner"), sa.column("expires_at"),
+                  sa.column("updated_at"))
 
 
 class NoFreeWorkerId(CsbotError):

@@ -16,12 +16,17 @@ Configure in endpoints.yml (``csbot run`` does it for the default SQL store)::
       dialect: sqlite
       db: rasa_trackers.db
       window_turns: 20
+      outbox: true
+
+With ``outbox: true`` every customer, bot and agent line it stores is appended to ``cs_outbox`` in the same
+transaction (``channels.archive_feed``): the archive's source, as durable as the tracker itself.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,15 +34,28 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+log = logging.getLogger(__name__)
+
 # Events before the window that change state a policy or form can see.
 STATE_EVENTS = ("slot", "active_loop", "reset_slots", "restart")
 WINDOW_ATTR = "_csbot_window"  # (synthetic prefix length, real events loaded or saved since)
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, window_turns: int = 20, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, window_turns: int = 20, outbox: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.window_turns = max(2, int(window_turns))
+        self.default_tenant = "default"
+        self.outbox = bool(outbox)
+        if self.outbox:
+            from bot.events.table import metadata
+            from bot.ids import ensure_worker
+            from bot.settings import load_settings
+
+            settings = load_settings()
+            self.default_tenant = settings.default_tenant
+            ensure_worker(settings)  # this process's own Snowflake worker id, leased now, not mid-transaction
+            metadata.create_all(self.engine, checkfirst=True)
         if self.engine.dialect.name == "sqlite":
             # Rasa opens a new SQLite connection per query (NullPool); each close checkpoints the WAL. Keep a
             # small pool instead: the event loop is one thread, so one connection is enough.
@@ -109,6 +127,27 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if loop:
             events.append(ActiveLoop(loop, timestamp=ts))
         return [e.as_dict() for e in events]
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save, plus the stored lines appended to the outbox in the same transaction."""
+        if not self.outbox:
+            await super().save(tracker)
+            return
+        from bot.events.outbox import publish
+        from bot.ids import new_id
+        from channels.archive_feed import messages_of
+
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            events = [e.as_dict() for e in self._additional_events(session, tracker)]
+            for data in events:
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=data.get("event"), timestamp=data.get("timestamp"),
+                    intent_name=(data.get("parse_data") or {}).get("intent", {}).get("name"),
+                    action_name=data.get("name"), data=json.dumps(data),
+                ))  # fmt: skip
+            publish(session, messages_of(tracker.sender_id, events, self.default_tenant, new_id))
+            session.commit()
 
     def _unsaved(self, tracker: DialogueStateTracker) -> list[Event] | None:
         window = getattr(tracker, WINDOW_ATTR, None)

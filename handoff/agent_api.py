@@ -21,7 +21,6 @@ from bot.files.service import FileService
 from bot.orders.client import OrderService
 from bot.security import Principal
 from bot.storage.models import Session
-from handoff.models import HandoffLine
 from bot.web import Auth, Limiter, endpoint, json_body, read_body
 from handoff import assignment as a
 from handoff import customer_orders as co
@@ -29,6 +28,7 @@ from handoff import domain as d
 from handoff import repository as repo
 from handoff import summary
 from handoff.attachments import attachment
+from handoff.models import HandoffLine
 from handoff.quota import quota
 from handoff.relay import RasaRelay
 from handoff.reports import day_counts, day_start

@@ -23,8 +23,8 @@ import httpx
 from sqlalchemy import and_, func, or_, select, update
 
 from bot.storage.models import Session
-from handoff.models import HandoffLine
 from handoff import domain as d
+from handoff.models import HandoffLine
 from handoff.states import State
 
 if TYPE_CHECKING:

@@ -129,8 +129,23 @@ def cas_state(db: Db, s: Session, t: Transition, **values: Any) -> bool:
 
 def add_event(db: Db, s: Session, t: Transition, now: float, actor: int | None = None,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip
-    db.add(SessionEvent(event_id=new_id(), tenant_id=s.tenant_id, session_id=s.session_id, event=t.event.value,
-                        from_state=t.before.value, to_state=t.after.value, actor_id=actor, detail=detail, at=now))
+    record_event(db, s, t.event.value, t.before.value, t.after.value, now, actor, detail)
+
+
+def record_event(db: Db, s: Session, event: str, before: str | None, after: str, now: float,
+                 actor: int | None = None, detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """A session's state change: its history row and its event on the stream, in the caller's transaction."""
+    from bot.events.envelope import StreamEvent
+    from bot.events.outbox import publish
+
+    event_id = new_id()
+    db.add(SessionEvent(event_id=event_id, tenant_id=s.tenant_id, session_id=s.session_id, event=event,
+                        from_state=before, to_state=after, actor_id=actor, detail=detail, at=now))  # fmt: skip
+    data = {"session_id": str(s.session_id), "event": event, "from": before, "to": after,
+            "agent_id": str(s.agent_id) if s.agent_id else None, "actor_id": str(actor) if actor else None,
+            "channel": s.channel, "reason": s.reason, "detail": detail}  # fmt: skip
+    publish(db, [StreamEvent(event_id, "session", s.tenant_id, s.conversation_id or f"session:{s.session_id}",
+                             now, data)])  # fmt: skip
 
 
 def staff(db: Db, tenant_id: str) -> list[User]:

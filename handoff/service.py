@@ -186,9 +186,8 @@ class HandoffService:
                         queued_at=now, last_customer_at=now, session_state=d.STATE_CODE[State.WAITING])  # fmt: skip
             db.add(s)
             db.flush()
-            db.add(repo.SessionEvent(event_id=new_id(), tenant_id=s.tenant_id, session_id=s.session_id,
-                                     event="queued", to_state=State.WAITING.value, at=now,
-                                     detail={"reason": reason, "group": group}))  # fmt: skip
+            repo.record_event(db, s, "queued", None, State.WAITING.value, now,
+                              detail={"reason": reason, "group": group})
             pos = repo.position(db, s)
             self.live.open(self._live_of(s, pos))  # before the commit: if the store is away, nothing is opened
             self._feed(db, fx, s, "queue", {"event": "queued", "session": d.view(s).to_json()}, {None})

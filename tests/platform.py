@@ -79,7 +79,7 @@ def start_platform(tmp: Path, extra_env: dict[str, str] | None = None, timeout: 
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copytree(trained_models_dir(), home / "models", dirs_exist_ok=True)
-    ports = {name: free_port() for name in ("rasa", "actions", "handoff", "orders", "knowledge")}
+    ports = {name: free_port() for name in ("rasa", "actions", "handoff", "orders", "knowledge", "archive")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}
     env["CSBOT_HOME"] = str(home)
     for name, port in ports.items():

@@ -36,6 +36,11 @@ def platform_specs(settings: Settings) -> list[ServiceSpec]:
             name="handoff", argv=[py, "-m", "handoff"], port=svc.handoff_port,
             health_url=f"{svc.url('handoff')}/health", env=env, cwd=root, start_timeout=30,
         ),
+        # the archive: stream → cs_message and the search index (handoff/archive); on Kafka also the outbox relay
+        ServiceSpec(
+            name="archive", argv=[py, "-m", "handoff.archive"], port=svc.archive_port,
+            health_url=f"{svc.url('archive')}/health", env=env, cwd=root, start_timeout=60,
+        ),
         # /status answers only with a model loaded (409 after `DELETE /model`), and only with the API's JWT
         ServiceSpec(
             name="rasa", argv=server_command(settings, render_endpoints(settings)), port=svc.rasa_port,

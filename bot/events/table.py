@@ -26,4 +26,6 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("body", Body, nullable=False),
     sa.Column("created_at", Epoch, nullable=False),
+    # never reuse a purged seq: a reader's position would skip the new row
+    sqlite_autoincrement=True,
 )

@@ -1,6 +1,3 @@
-"""Relational storage: SQLAlchemy 2 models of the seed's cs_* tables, engine/session helpers, migrations."""
-
-from bot.storage.db import Database, make_engine
-from bot.storage.models import Base
-
-__all__ = ["Base", "Database", "make_engine"]
+"""Relational storage: SQLAlchemy 2 models of the seed's cs_* tables (``models``), engine/session helpers
+(``db``), migrations. ``db`` imports no model, so the Rasa server (SQLAlchemy 1.4) can use it to lease a
+Snowflake worker id."""

@@ -156,6 +156,40 @@ def test_a_customer_reaches_a_person_and_comes_back_to_the_bot(desk: Platform) -
     for a in (a1, a2):  # off duty: the next tests' customers go to their own agents
         assert a.post("/availability", {"available": False}).status_code == 200
         a.ws.close()
+    assert_archived(desk, c.conversation, tracker["events"])
+
+
+def assert_archived(p: Platform, conversation: str, events: list[dict[str, Any]]) -> None:
+    """The archive holds every line the tracker holds, once, in order, sealed; and the session's state
+    changes went to the stream in the same transactions."""
+    from sqlalchemy import select, text
+
+    from bot.crypto import cipher_from_settings
+    from bot.storage.models import Message
+    from handoff.archive.archiver import aad
+
+    settings = load_settings(p.env)
+    lines = [("agent" if (e.get("metadata") or {}).get("agent") else e["event"], e["text"]) for e in events
+             if e["event"] in ("user", "bot") and e.get("text") and e["text"] != "/send_file"]  # fmt: skip
+    cipher, db = cipher_from_settings(settings), Database.from_settings(settings)
+    role = {0: "user", 1: "agent", 2: "bot"}
+    deadline, got = time.monotonic() + 15, []
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            rows = s.scalars(select(Message).where(Message.conversation_id == conversation)
+                             .order_by(Message.created_at, Message.msg_id)).all()  # fmt: skip
+            got = [(role[r.sender_role], json.loads(cipher.open(r.key_id, r.content, aad(r.tenant_id, r.msg_id)))
+                    .get("text", "")) for r in rows]  # fmt: skip
+        if len(got) >= len(lines):
+            break
+        time.sleep(0.5)
+    assert got == lines
+    with db.engine.connect() as conn:
+        changes = conn.execute(text("SELECT body FROM cs_outbox WHERE kind = 'session' AND stream_key = :k "
+                                    "ORDER BY seq"), {"k": conversation}).scalars().all()  # fmt: skip
+    assert [json.loads(b)["data"]["event"] for b in changes] == ["queued", "agent_assigned", "transfer",
+                                                                 "agent_assigned", "agent_end"]  # fmt: skip
+    db.dispose()
 
 
 

@@ -34,7 +34,7 @@ def tenant() -> sa.Column:
     return sa.Column("tenant_id", sa.String(64), nullable=False, server_default="default")
 
 
-def upgrade() -> None:
+def _outbox() -> None:
     op.create_table(
         "cs_outbox",
         sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
@@ -44,7 +44,13 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("body", TEXT, nullable=False),
         sa.Column("created_at", EPOCH, nullable=False),
+        sqlite_autoincrement=True,  # never reuse a purged seq: a reader's position would skip the new row
     )
+
+
+def upgrade() -> None:
+    if not sa.inspect(op.get_bind()).has_table("cs_outbox"):  # Rasa's tracker store may have made it (same db)
+        _outbox()
     op.create_table(
         "cs_stream_offset",
         sa.Column("group_name", sa.String(64), primary_key=True),

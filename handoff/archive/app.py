@@ -1,0 +1,107 @@
+"""The archive process (``python -m handoff.archive``): the archiver loop in a thread, ``/health`` on
+``services.archive_port``; with ``events.type: kafka`` also the relay moving the outboxes to Kafka.
+
+A failed pass (the database or the broker away) is logged and retried after a pause; nothing is committed to
+the stream for it, so nothing is lost. ``/health`` answers 503 while passes fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.crypto import cipher_from_settings
+from bot.events.stream import create_consumer
+from bot.settings import Settings
+from bot.storage.db import Database
+from handoff.archive.archiver import GROUP, Archiver
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
+
+
+class Loop:
+    """Runs ``step`` until stopped; remembers the last failure for /health."""
+
+    def __init__(self, name: str, step: Callable[[], int], every: Callable[[], None] | None = None) -> None:
+        self.name, self.step, self.every = name, step, every
+        self.stop = threading.Event()
+        self.error = ""
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        last_chore = 0.0
+        while not self.stop.is_set():
+            try:
+                self.step()
+                self.error = ""
+                if self.every is not None and time.monotonic() - last_chore > 60:
+                    last_chore = time.monotonic()
+                    self.every()
+            except Exception as exc:  # the database or broker away: retry, never die
+                self.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                log.exception("%s pass failed; retrying", self.name)
+                self.stop.wait(RETRY_SECONDS)
+
+
+def create_app(settings: Settings) -> Starlette:
+    options = dict(settings.raw.get("archive") or {})
+    db = Database.from_settings(settings)
+    parts: dict[str, Any] = {}
+    loops: list[Loop] = []
+
+    def build() -> None:
+        from handoff.search import create_message_index
+
+        consumer = create_consumer(settings, GROUP)
+        index = create_message_index(settings) if options.get("index", True) else None
+        archiver = Archiver(db, consumer, cipher_from_settings(settings), index, int(options.get("batch", 2000)))
+        keep = float(options.get("outbox_keep_seconds", 3600))
+        purge = getattr(consumer, "purge", None)
+        parts.update(consumer=consumer, index=index, archiver=archiver)
+        loops.append(Loop("archiver", archiver.run_once, (lambda: purge(keep)) if purge else None))
+        if settings.backend("events").type == "kafka":
+            from bot.events.stream.kafka import KafkaRelay
+
+            relay = KafkaRelay(settings)
+            parts["relay"] = relay
+            loops.append(Loop("stream-relay", relay.run_once))
+
+    async def health(request: Request) -> JSONResponse:
+        archiver: Archiver | None = parts.get("archiver")
+        errors = {lp.name: lp.error for lp in loops if lp.error}
+        body: dict[str, Any] = {"status": "degraded" if errors or archiver is None else "ok", "errors": errors}
+        if archiver is not None:
+            c = archiver.counters
+            body.update(archived=c.archived, parked=c.parked, batches=c.batches,
+                        lag_seconds=round(c.last_lag_seconds, 3))  # fmt: skip
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        build()
+        for lp in loops:
+            lp.thread.start()
+        yield
+        for lp in loops:
+            lp.stop.set()
+        for lp in loops:
+            lp.thread.join(timeout=10)
+        for name in ("relay", "consumer", "index"):
+            part = parts.get(name)
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.close()
+        db.dispose()
+
+    return Starlette(routes=[Route("/health", health)], lifespan=lifespan)
