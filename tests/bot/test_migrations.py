@@ -14,7 +14,7 @@ from bot.storage.models import Message, Session
 
 TABLES = {
     "cs_user", "cs_session", "cs_message", "cs_faq", "cs_doc", "cs_doc_embedding", "cs_ticket",
-    "cs_ticket_comment", "cs_audit_log",
+    "cs_ticket_comment", "cs_audit_log", "cs_outbox", "cs_stream_offset", "cs_dead_letter", "cs_handoff_line",
 }  # fmt: skip
 
 
@@ -24,11 +24,13 @@ def roundtrip(db: Database) -> None:
     with db.session() as s:
         s.add(Session(session_id=sid, tenant_id="t1", customer_id=42, channel="rest"))
         for i in range(3):
-            s.add(Message(msg_id=ids.next_id(), session_id=sid, tenant_id="t1", sender_id=42, sender_role=0,
-                          msg_type=0, content=f"消息{i}", at_list=["@小满"]))  # fmt: skip
+            s.add(Message(msg_id=ids.next_id(), session_id=sid, tenant_id="t1", conversation_id="t1:u42", sender_id=42,
+                          sender_role=0, msg_type=0, key_id="h1", content=f"消息{i}".encode(), at_list=["@小满"],
+                          created_at=dt.datetime(2026, 12, 1, 8, 0, 0, 123456 + i)))  # fmt: skip
     with db.session() as s:
         rows = s.scalars(select(Message).where(Message.session_id == sid).order_by(Message.msg_id)).all()
-        assert [r.content for r in rows] == ["消息0", "消息1", "消息2"]
+        assert [r.content.decode() for r in rows] == ["消息0", "消息1", "消息2"]
+        assert rows[2].created_at.microsecond == 123458
         assert rows[0].at_list == ["@小满"]
         assert isinstance(rows[0].created_at, dt.datetime)
     # a failed unit of work leaves nothing behind

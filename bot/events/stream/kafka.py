@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from bot.events.stream import Record, topics
@@ -58,12 +59,21 @@ class KafkaStreamConsumer:
         if not self._polled:
             return
         offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in self._polled.items()}
-        self._consumer.commit(offsets)
+        try:
+            self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # the group rebalanced (a member came or went, the broker restarted): whoever owns these partitions
+            # now reads from the last committed offset again; the reader's writes are idempotent, so that costs
+            # a re-read, not a duplicate. Seek back so this member re-reads and commits in the new generation.
+            log.warning("offsets not committed (%s); the batch will be read again", exc)
+            self.rewind()
         self._polled.clear()
 
     def rewind(self) -> None:
         """Read again from the last committed offsets (a failed batch)."""
         for tp in list(self._polled):
+            if tp not in self._consumer.assignment():
+                continue  # another member owns it now and starts from the committed offset
             committed = self._consumer.committed(tp)
             self._consumer.seek(tp, committed if committed is not None else 0)
         self._polled.clear()

@@ -1,0 +1,96 @@
+"""The stream on a Kafka-wire broker (noida-db, platform-facts): the outbox relay, the archiver as a consumer
+group, a malformed record on the topic, and a broker restart in the middle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from bot.crypto import cipher_from_settings
+from bot.events.outbox import event, publish
+from bot.events.stream import create_consumer
+from bot.events.stream.kafka import KafkaRelay
+from bot.settings import Settings, load_settings
+from bot.storage.db import Database
+from handoff.archive.archiver import Archiver
+
+from ..wire_servers import KafkaWire
+from .test_archiver import archived, count
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[KafkaWire]:
+    k = KafkaWire(tmp_path / "kafka").start()
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def kafka_settings(env: dict[str, str], db_url: str, broker: KafkaWire, tmp_path: Path) -> Settings:
+    from bot.ids import configure
+
+    configure(11)
+    topic = f"t{tmp_path.name[-6:]}"
+    return load_settings({**env, "CSBOT_DATABASE__URL": db_url, "CSBOT_EVENTS__TYPE": "kafka",
+                          "CSBOT_EVENTS__BOOTSTRAP_SERVERS": broker.bootstrap,
+                          "CSBOT_EVENTS__SESSION_TIMEOUT_MS": "6000",
+                          "CSBOT_EVENTS__TOPICS__MESSAGE": f"{topic}.msg",
+                          "CSBOT_TRACKER_STORE__TYPE": "redis"})  # one outbox: the platform's  # fmt: skip
+
+
+def drain(archiver: Archiver, relay: KafkaRelay, want: int, db: Database, rounds: int = 60) -> None:
+    from bot.storage.models import Message
+
+    for _ in range(rounds):
+        relay.run_once(0.1)
+        archiver.run_once(0.5)
+        if count(db, Message) >= want:
+            return
+
+
+def test_lines_reach_the_archive_through_kafka_across_a_broker_restart(kafka_settings: Settings, db: Database,
+                                                                        broker: KafkaWire) -> None:  # fmt: skip
+    with db.session() as s:
+        publish(s, [event("message", "t1", f"t1:u{i % 3}", {"role": "customer", "text": f"第{i}句"})
+                    for i in range(30)])
+        publish(s, [event("session", "t1", "t1:u0", {"event": "queued"})])
+    relay = KafkaRelay(kafka_settings)
+    archiver = Archiver(db, create_consumer(kafka_settings, "archiver"), cipher_from_settings(kafka_settings))
+    drain(archiver, relay, 30, db)
+    broker.restart()  # graceful: noida-db keeps its data
+    with db.session() as s:
+        publish(s, [event("message", "t1", "t1:u0", {"role": "bot", "text": f"重启后{i}"}) for i in range(10)])
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer.send(kafka_settings.raw["events"]["topics"]["message"], key=b"t1:u0", value=b"{not an event")
+    producer.flush()
+    producer.close()
+    drain(archiver, relay, 40, db)
+    texts = sorted(t for _, _, t in archived(db, cipher_from_settings(kafka_settings)))
+    assert texts == sorted([f"第{i}句" for i in range(30)] + [f"重启后{i}" for i in range(10)])
+    for conv in ("t1:u0", "t1:u1", "t1:u2"):  # one conversation on one partition: in order
+        mine = [t for c, _, t in archived(db, cipher_from_settings(kafka_settings)) if c == conv and "句" in t]
+        assert mine == sorted(mine, key=lambda t: int(t[1:-1]))
+    from bot.storage.models import DeadLetter
+
+    idle = 0
+    for _ in range(40):  # until caught up: a batch whose commit the restart refused is read and committed again
+        idle = idle + 1 if archiver.run_once(0.3) == 0 else 0
+        if idle == 3:
+            break
+    assert count(db, DeadLetter) == 1  # parked once, though read twice
+    relay.close()
+    archiver.consumer.close()
+    again = Archiver(db, create_consumer(kafka_settings, "archiver"), cipher_from_settings(kafka_settings))
+    assert again.run_once(2.0) == 0  # the group committed everything it archived
+    again.consumer.close()
+    session_topic = KafkaConsumer("chat.session", bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                                  consumer_timeout_ms=3000)  # fmt: skip
+    changes = [json.loads(m.value) for m in session_topic]
+    session_topic.close()
+    assert [(c["kind"], c["key"], c["data"]["event"]) for c in changes] == [("session", "t1:u0", "queued")]
