@@ -1,5 +1,6 @@
-"""The archive process (``python -m handoff.archive``): the archiver loop in a thread, ``/health`` on
-``services.archive_port``; with ``events.type: kafka`` also the relay moving the outboxes to Kafka.
+"""The archive process (``python -m handoff.archive``): the archiver and the search indexer, each a reader group
+in its own thread, ``/health`` on ``services.archive_port``; with ``events.type: kafka`` also the relay moving
+the outboxes to Kafka. ``archive.index: false`` leaves the indexer out (run it elsewhere, or no search).
 
 A failed pass (the database or the broker away) is logged and retried after a pause; nothing is committed to
 the stream for it, so nothing is lost. ``/health`` answers 503 while passes fail.
@@ -25,6 +26,8 @@ from bot.events.stream import create_consumer
 from bot.settings import Settings
 from bot.storage.db import Database
 from handoff.archive.archiver import GROUP, Archiver
+from handoff.archive.indexer import GROUP as INDEX_GROUP
+from handoff.archive.indexer import Indexer
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
@@ -61,15 +64,20 @@ def create_app(settings: Settings) -> Starlette:
     loops: list[Loop] = []
 
     def build() -> None:
-        from handoff.search import create_message_index
-
+        batch = int(options.get("batch", 2000))
         consumer = create_consumer(settings, GROUP)
-        index = create_message_index(settings) if options.get("index", True) else None
-        archiver = Archiver(db, consumer, cipher_from_settings(settings), index, int(options.get("batch", 2000)))
+        archiver = Archiver(db, consumer, cipher_from_settings(settings), batch)
         keep = float(options.get("outbox_keep_seconds", 3600))
         purge = getattr(consumer, "purge", None)
-        parts.update(consumer=consumer, index=index, archiver=archiver)
+        parts.update(consumer=consumer, archiver=archiver)
         loops.append(Loop("archiver", archiver.run_once, (lambda: purge(keep)) if purge else None))
+        if options.get("index", True):
+            from handoff.search import create_message_index
+
+            index_consumer = create_consumer(settings, INDEX_GROUP)
+            indexer = Indexer(index_consumer, create_message_index(settings), batch)
+            parts.update(index_consumer=index_consumer, index=indexer.index, indexer=indexer)
+            loops.append(Loop("search-index", indexer.run_once))
         if settings.backend("events").type == "kafka":
             from bot.events.stream.kafka import KafkaRelay
 
@@ -85,6 +93,9 @@ def create_app(settings: Settings) -> Starlette:
             c = archiver.counters
             body.update(archived=c.archived, parked=c.parked, batches=c.batches,
                         lag_seconds=round(c.last_lag_seconds, 3))  # fmt: skip
+        indexer: Indexer | None = parts.get("indexer")
+        if indexer is not None:
+            body.update(indexed=indexer.indexed, index_lag_seconds=round(indexer.last_lag_seconds, 3))
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @asynccontextmanager
@@ -97,7 +108,7 @@ def create_app(settings: Settings) -> Starlette:
             lp.stop.set()
         for lp in loops:
             lp.thread.join(timeout=10)
-        for name in ("relay", "consumer", "index"):
+        for name in ("relay", "consumer", "index_consumer", "index"):
             part = parts.get(name)
             if part is not None:
                 with contextlib.suppress(Exception):

@@ -45,6 +45,21 @@ def insert_ignore(table: Any, dialect: str) -> Any:
     raise ValueError(f"no idempotent insert for {dialect}")
 
 
+COLUMNS = ("msg_id", "session_id", "tenant_id", "conversation_id", "channel", "customer_ref", "sender_id",
+           "sender_role", "msg_type", "key_id", "content", "created_at")
+
+
+def fast_insert(dialect: str) -> str | None:
+    """The archive's INSERT IGNORE as driver SQL over tuples: at 10k lines/s, SQLAlchemy's per-row parameter
+    processing and pymysql's per-dict escaping were a sixth of the archiver's time."""
+    cols = ", ".join(COLUMNS)
+    if dialect in ("mysql", "mariadb"):
+        return f"INSERT IGNORE INTO cs_message ({cols}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    if dialect == "sqlite":
+        return f"INSERT OR IGNORE INTO cs_message ({cols}) VALUES ({', '.join(['?'] * len(COLUMNS))})"
+    return None
+
+
 def aad(tenant: str, msg_id: int) -> bytes:
     """Binds a sealed body to its row: moved to another row or tenant, it does not open."""
     return f"{tenant}:{msg_id}".encode()
@@ -88,16 +103,16 @@ class Counters:
 
 
 class Archiver:
-    def __init__(self, db: Database, consumer: Consumer, cipher: Cipher, index: Any | None = None,
-                 batch: int = 2000, clock: Any = time.time) -> None:  # fmt: skip
+    def __init__(self, db: Database, consumer: Consumer, cipher: Cipher, batch: int = 2000,
+                 clock: Any = time.time) -> None:  # fmt: skip
         self.db = db
         self.consumer = consumer
         self.cipher = cipher
-        self.index = index
         self.batch = batch
         self.clock = clock
         self.counters = Counters()
         self._insert = insert_ignore(Message.__table__, db.engine.dialect.name)
+        self._fast = fast_insert(db.engine.dialect.name)
         self._park = insert_ignore(DeadLetter.__table__, db.engine.dialect.name)
 
     def run_once(self, timeout: float = 0.5) -> int:
@@ -133,16 +148,12 @@ class Archiver:
             events.append(e)
         if rows or parked:
             with self.db.engine.begin() as conn:
-                if rows:
+                if rows and self._fast:
+                    conn.exec_driver_sql(self._fast, [tuple(r[c] for c in COLUMNS) for r in rows])
+                elif rows:
                     conn.execute(self._insert, rows)
                 if parked:
                     conn.execute(self._park, parked)
-        if self.index is not None and events:
-            from handoff.search import indexed_from
-
-            docs = [d for d in (indexed_from(e) for e in events) if d is not None]
-            if docs:
-                self.index.add(docs)
         self.consumer.commit(records)
         done = self.clock()
         self.counters.lags = [max(0.0, done - e.at) for e in events]

@@ -85,11 +85,12 @@ def test_a_failed_insert_leaves_the_batch_to_be_read_again(db: Database, stream_
     cipher = cipher_from_settings(stream_settings)
     say(db, "t1:u1", ("customer", "在吗"), ("bot", "在的"))
     a = Archiver(db, consumer(db), cipher)
-    real = a._insert
-    a._insert = text("INSERT INTO cs_missing (msg_id) VALUES (:msg_id)")  # the database refuses the statement
+    with db.engine.begin() as conn:  # the table away: the database refuses the insert
+        conn.execute(text("ALTER TABLE cs_message RENAME TO cs_message_away"))
     with pytest.raises(DBAPIError):
         a.run_once(0.1)
-    a._insert = real
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE cs_message_away RENAME TO cs_message"))
     assert count(db, Message) == 0
     assert a.run_once(0.1) == 2 and count(db, Message) == 2
 
@@ -134,3 +135,24 @@ def test_keys_rotate_and_a_moved_or_altered_body_does_not_open(db: Database, str
             new.open("k1", rows[0].content[:-1] + bytes([rows[0].content[-1] ^ 1]), aad("t1", rows[0].msg_id))
         with pytest.raises(SealError, match="no key"):
             old.open("k2", rows[1].content, aad("t1", rows[1].msg_id))
+
+
+def test_the_indexer_group_puts_a_masked_copy_in_the_search_index(db: Database, stream_settings: Settings) -> None:
+    from bot.events.stream import create_consumer
+    from handoff.archive.indexer import GROUP, Indexer
+    from handoff.search import MessageQuery, create_message_index
+
+    say(db, "t1:u1", ("customer", "退款还没到账 我电话13812345678"), ("bot", "退款一般3到5天到账"))
+    say(db, "t2:u9", ("customer", "退款呢"), tenant="t2")
+    index = create_message_index(stream_settings)
+    ix = Indexer(create_consumer(stream_settings, GROUP), index)
+    assert ix.run_once(0.1) == 3 and ix.indexed == 3
+    ix.consumer.close()
+    again = Indexer(create_consumer(stream_settings, GROUP), index)  # its group committed: nothing re-read
+    assert again.run_once(0.1) == 0
+    again.consumer.close()
+    hits = index.search("t1", MessageQuery(words="退款")).hits
+    assert sorted(h.role for h in hits) == ["bot", "customer"]
+    assert all("13812345678" not in h.snippet for h in hits) and all(h.conversation_id == "t1:u1" for h in hits)
+    assert [h.conversation_id for h in index.search("t2", MessageQuery(words="退款")).hits] == ["t2:u9"]
+    index.close()
