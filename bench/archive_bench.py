@@ -77,6 +77,8 @@ def settings_for(home: Path, db_url: str, bootstrap: str | None, index: bool) ->
                 "CSBOT_TRACKER_STORE__TYPE": "redis", "CSBOT_ARCHIVE__BATCH": "5000",
                 "CSBOT_SERVICES__ARCHIVE_PORT": str(free_port())})  # fmt: skip
     if bootstrap:
+        if os.environ.get("BENCH_NO_IDEMPOTENCE"):
+            env["CSBOT_EVENTS__IDEMPOTENCE"] = "false"
         env.update({"CSBOT_EVENTS__TYPE": "kafka", "CSBOT_EVENTS__BOOTSTRAP_SERVERS": bootstrap,
                     "CSBOT_EVENTS__SESSION_TIMEOUT_MS": "6000"})  # fmt: skip
     return load_settings(env), env

@@ -39,7 +39,7 @@ def kafka_settings(env: dict[str, str], db_url: str, broker: KafkaWire, tmp_path
     topic = f"t{tmp_path.name[-6:]}"
     return load_settings({**env, "CSBOT_DATABASE__URL": db_url, "CSBOT_EVENTS__TYPE": "kafka",
                           "CSBOT_EVENTS__BOOTSTRAP_SERVERS": broker.bootstrap,
-                          "CSBOT_EVENTS__SESSION_TIMEOUT_MS": "6000",
+                          "CSBOT_EVENTS__SESSION_TIMEOUT_MS": "6000", "CSBOT_EVENTS__SEND_TIMEOUT_SECONDS": "3",
                           "CSBOT_EVENTS__TOPICS__MESSAGE": f"{topic}.msg",
                           "CSBOT_TRACKER_STORE__TYPE": "redis"})  # one outbox: the platform's  # fmt: skip
 
@@ -94,3 +94,20 @@ def test_lines_reach_the_archive_through_kafka_across_a_broker_restart(kafka_set
     changes = [json.loads(m.value) for m in session_topic]
     session_topic.close()
     assert [(c["kind"], c["key"], c["data"]["event"]) for c in changes] == [("session", "t1:u0", "queued")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the relay's behaviour, whatever the database
+def test_a_batch_the_broker_did_not_take_is_sent_again(kafka_settings: Settings, db: Database,
+                                                       broker: KafkaWire) -> None:  # fmt: skip
+    with db.session() as s:
+        publish(s, [event("message", "t1", "t1:u1", {"role": "customer", "text": f"第{i}句"}) for i in range(5)])
+    relay = KafkaRelay(kafka_settings)
+    broker.stop()  # the broker away: the sends fail, the batch is not committed
+    with pytest.raises(Exception):  # noqa: B017 - whatever kafka-python raises for an unreachable broker
+        relay.run_once(0.1)
+    broker.start()
+    archiver = Archiver(db, create_consumer(kafka_settings, "archiver"), cipher_from_settings(kafka_settings))
+    drain(archiver, relay, 5, db)
+    assert sorted(t for _, _, t in archived(db, cipher_from_settings(kafka_settings))) == [f"第{i}句" for i in range(5)]
+    relay.close()
+    archiver.consumer.close()

@@ -114,6 +114,18 @@ class OutboxConsumer:
         self._scanned.clear()
         self._holes.clear()
 
+    def seek(self, positions: dict[str, int]) -> None:
+        """Read again from ``positions`` (lower than the committed ones: a writer downstream lost records)."""
+        self._scanned.clear()
+        self._holes.clear()
+        self._positions.update({k: v for k, v in positions.items() if k in self.sources})
+        now = time.time()
+        with self.offsets.begin() as conn:
+            for source, position in positions.items():
+                conn.execute(StreamOffset.__table__.update()
+                             .where(StreamOffset.group_name == self.group, StreamOffset.source == source)
+                             .values(position=position, updated_at=now))  # fmt: skip
+
     def lag(self) -> int | None:
         total = 0
         for name, engine in self.sources.items():
