@@ -144,6 +144,7 @@ ROUTES: tuple[R, ...] = (
     R("actions", "GET", "/actions", "actions"),
     # the demo shop's order API: only the action server
     R("orders", "GET", "/health", "public"),
+    R("archive", "GET", "/health", "public"),  # the archive process's only route (counters, no message text)
     R("orders", "GET", "/orders/250316084512367890?customer_id=u1001", "orders"),
     R("orders", "POST", "/orders/250316084512367890/cancel", "orders"),
     R("orders", "POST", "/orders/250316084512367890/address", "orders"),
