@@ -67,7 +67,7 @@ def create_app(settings: Settings) -> Starlette:
         batch = int(options.get("batch", 2000))
         consumer = create_consumer(settings, GROUP)
         archiver = Archiver(db, consumer, cipher_from_settings(settings), batch)
-        keep = float(options.get("outbox_keep_seconds", 3600))
+        keep = float(settings.backend("events").get("outbox_keep_seconds", 3600))
         purge = getattr(consumer, "purge", None)
         parts.update(consumer=consumer, archiver=archiver)
         loops.append(Loop("archiver", archiver.run_once, (lambda: purge(keep)) if purge else None))

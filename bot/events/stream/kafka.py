@@ -126,7 +126,7 @@ class KafkaRelay:
         if self._sent and time.monotonic() - self._last_verify > self.verify_seconds:
             self._last_verify = time.monotonic()
             self.verify()
-        before = dict(self.outbox._positions)
+        before = self.outbox.positions()
         records = self.outbox.poll(self.batch, timeout)
         if not records:
             return 0

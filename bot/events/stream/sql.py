@@ -114,6 +114,10 @@ class OutboxConsumer:
         self._scanned.clear()
         self._holes.clear()
 
+    def positions(self) -> dict[str, int]:
+        """The committed position per source."""
+        return dict(self._positions)
+
     def seek(self, positions: dict[str, int]) -> None:
         """Read again from ``positions`` (lower than the committed ones: a writer downstream lost records)."""
         self._scanned.clear()
