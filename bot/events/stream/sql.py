@@ -22,7 +22,8 @@ from bot.storage.db import make_engine
 from bot.storage.models import StreamOffset
 
 GAP_SECONDS = 10.0
-IDLE_SLEEP = 0.05
+IDLE_SLEEP = 0.02
+MAX_IDLE_SLEEP = 0.2
 
 
 class OutboxConsumer:
@@ -61,7 +62,7 @@ class OutboxConsumer:
         return {name: found.get(name, 0) for name in self.sources}
 
     def poll(self, max_records: int, timeout: float) -> list[Record]:
-        deadline = time.monotonic() + timeout
+        deadline, idle = time.monotonic() + timeout, IDLE_SLEEP
         while True:
             out: list[Record] = []
             for name in self.sources:
@@ -70,7 +71,8 @@ class OutboxConsumer:
                 out += self._read(name, max_records - len(out))
             if out or time.monotonic() >= deadline:
                 return out
-            time.sleep(IDLE_SLEEP)
+            time.sleep(min(idle, max(0.0, deadline - time.monotonic())))
+            idle = min(idle * 2, MAX_IDLE_SLEEP)  # a quiet stream is asked less often, a busy one at once
 
     def _read(self, name: str, limit: int) -> list[Record]:
         start = self._scanned.get(name, self._positions[name])
