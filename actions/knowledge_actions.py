@@ -11,11 +11,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.bot_failures import after_unsure_reply
 from actions.common import settings, tenant_id
 from knowledge.client import AnswerView, KnowledgeClient
 
 log = logging.getLogger(__name__)
 
+UNSURE = "这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？"
+UNSURE_WITH_SUGGESTIONS = "小满不太确定您问的是哪一个，您是不是想问👇（都不是的话回复“人工”帮您转人工客服）"
 OFFER_HUMAN_BUTTONS = [
     {"title": "转人工客服", "payload": "/affirm"},
     {"title": "不用了", "payload": "/deny"},
@@ -151,13 +154,12 @@ class ActionAnswerQuestion(Action):
         if suggestions:
             # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
             buttons = suggestion_buttons(suggestions)
-            dispatcher.utter_message(text="小满不太确定您问的是哪一个，您是不是想问👇（都不是的话回复“人工”帮您转人工客服）",
-                                     buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])  # fmt: skip
-            return [SlotSet("offered_human", True)]
-        dispatcher.utter_message(
-            text="这个问题小满还不太确定😅 您可以换个说法再问问，或者需要帮您转人工客服吗？",
-            buttons=OFFER_HUMAN_BUTTONS,
-        )
+            dispatcher.utter_message(text=UNSURE_WITH_SUGGESTIONS, buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])
+        else:
+            dispatcher.utter_message(text=UNSURE, buttons=OFFER_HUMAN_BUTTONS)
+        follow_up = await after_unsure_reply(tracker, frozenset((UNSURE, UNSURE_WITH_SUGGESTIONS)))
+        if follow_up:
+            dispatcher.utter_message(text=follow_up)
         return [SlotSet("offered_human", True)]
 
 

@@ -35,8 +35,11 @@ class HandoffClient:
             "conversation_id": conversation_id, "channel": channel, "customer": customer, "intent": intent,
             "text": text[:500]})  # fmt: skip
 
-    async def leave_message(self, tenant_id: str, conversation_id: str, customer_id: str, text: str) -> str:
+    async def leave_message(self, tenant_id: str, conversation_id: str, customer_id: str, text: str,
+                            reason: str = "") -> str:  # fmt: skip
         body = {"conversation_id": conversation_id, "customer_id": customer_id, "text": text}
+        if reason:
+            body["reason"] = reason
         return str((await self._post("/internal/left-messages", tenant_id, body))["id"])
 
     async def csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:

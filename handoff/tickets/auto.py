@@ -9,8 +9,8 @@
   transaction that opens the ticket. A message about a session that already has an open ticket is added to it
   as the customer's comment, not a second ticket.
 
-Repeated bot failure has no signal on this side yet: the action server says "小满不太确定" without telling the
-handoff service, and counting those lines would need the archive's stream (see the report in the issue).
+* repeated bot failure in one conversation: the action server leaves the unanswered questions as a message with
+  reason ``bot_failure`` (``actions.bot_failures``), ticketed like any left message.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _ticket_for_left(svc: TicketService, left_id: int) -> bool:
         if open_ticket is not None:
             _add_to(svc, db, fx, open_ticket, left, s)
         else:
-            source = "undelivered" if undelivered else "left_message"
+            source = "undelivered" if undelivered else "bot_failure" if left.reason == "bot_failure" else "left_message"
             category = policy.categorize(left.text, left.reason)
             vip = s is not None and "vip" in (s.tags or "").split(",")
             title = ("客户未收到客服的消息，需要跟进" if undelivered
@@ -140,7 +140,8 @@ def _ticket_for_left(svc: TicketService, left_id: int) -> bool:
                 f"left:{left.left_id}", left.session_id, left.conversation_id, s.customer_id if s else None,
                 left.customer_ref, s.channel if s else None,
                 assignee_id=(s.agent_id if s is not None and undelivered else None),
-                customer_line=None if undelivered else policy.CREATED_FROM_MESSAGE))  # fmt: skip
+                customer_line=None if undelivered else policy.CREATED_FROM_FAILURES if source == "bot_failure"
+                else policy.CREATED_FROM_MESSAGE))  # fmt: skip
     svc.handoff.deliver(fx)
     return True
 

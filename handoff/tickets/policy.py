@@ -11,7 +11,7 @@ from handoff.tickets.config import TicketsConfig
 
 CATEGORIES = {"refund": "退款/退货", "logistics": "物流", "complaint": "投诉", "tech": "技术问题"}
 SOURCES = {"agent": "客服创建", "left_message": "客户留言", "queue_timeout": "排队超时",
-           "complaint": "投诉未处理", "undelivered": "消息未送达"}  # fmt: skip
+           "complaint": "投诉未处理", "undelivered": "消息未送达", "bot_failure": "机器人多次未解答"}  # fmt: skip
 # first match wins: a complaint about a refund is handled as a complaint (who is upset comes first)
 _WORDS = (
     ("complaint", re.compile(r"投诉|差评|举报|12315|消协|工商|曝光|律师|起诉|骗子|态度|太差|气死|领导|经理")),
@@ -72,6 +72,7 @@ def minutes_text(minutes: int) -> str:
 # --- what customers read ---------------------------------------------------------------------------
 CREATED = "已为您登记工单，工单号 {no}。客服会在 {within}内处理并联系您，您也可以随时凭工单号询问进度～"
 CREATED_FROM_MESSAGE = "您的留言已登记为工单，工单号 {no}。客服会在 {within}内处理并联系您～"
+CREATED_FROM_FAILURES = "您刚才的问题已登记为工单，工单号 {no}。客服会在 {within}内处理并联系您～"
 WAITING_CUSTOMER = "关于工单 {no}，客服需要您补充一些信息：{note}"
 RESOLVED = "您的工单 {no} 已处理完成～{note}如果问题还没解决，直接回复我就好。"
 

@@ -16,7 +16,7 @@
     closed: []
   };
   var SOURCE = { agent: "客服创建", left_message: "客户留言", queue_timeout: "排队超时", complaint: "投诉未处理",
-    undelivered: "消息未送达" };
+    undelivered: "消息未送达", bot_failure: "机器人多次未解答" };
   var ROLE = { agent: "客服", supervisor: "主管", customer: "客户", system: "系统" };
   var items = [], openId = null, clockSkew = 0;
 

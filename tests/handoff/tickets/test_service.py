@@ -222,3 +222,14 @@ def test_a_breach_escalates_once_per_deadline(desk: Desk) -> None:
     again = svc.get(boss, t.ticket_id)[0]
     assert (again.priority, again.escalation_level) == (1, 2)
     assert [e["escalation_level"] for e in events(desk) if e["event"] == "escalated"] == [1, 2]
+
+
+def test_questions_the_bot_could_not_answer_become_a_ticket(desk: Desk) -> None:
+    said = "机器人多次未能解答，客户问了：\n· 羽绒服能机洗吗\n· 充绒量多少"
+    desk.svc.leave_message("default", "bot-1", "u1001", said, "bot_failure")
+    assert sweep_left_messages(desk.svc) == 1
+    (t,) = tickets(desk)
+    assert (t.source, t.conversation_id, t.customer_ref) == ("bot_failure", "bot-1", "u1001")
+    assert t.title.startswith("机器人多次未解答：")
+    assert desk.customers.texts("bot-1") == [
+        "您刚才的问题已登记为工单，工单号 T2601010001。客服会在 2 小时内处理并联系您～"]
