@@ -36,7 +36,7 @@ def test_run_answers_restarts_a_dead_child_and_stops_without_orphans(tmp_path: P
         assert status.returncode == 0, status.stdout + status.stderr
         info = json.loads(status.stdout)
         assert info["running"]
-        assert {s["name"] for s in info["services"]} == {"orders", "knowledge", "actions", "handoff", "rasa"}
+        assert {s["name"] for s in info["services"]} == {"orders", "knowledge", "actions", "handoff", "archive", "rasa"}
         assert all(s["healthy"] for s in info["services"])
 
         # kill the action server: the supervisor must notice, restart it and say so in `csbot status`
@@ -92,7 +92,7 @@ def test_health_means_serving_and_kill_9_of_the_supervisor_leaves_no_child(tmp_p
 
         # however the supervisor dies, its children die with it
         pids = p.child_pids()
-        assert len(pids) == 5
+        assert len(pids) == 6
         os.kill(p.proc.pid, signal.SIGKILL)
         assert_all_gone(pids, timeout=15)
     finally:
