@@ -18,6 +18,9 @@ RUNS = [
     ["-m", "bench.handoff_relay", "--every", "2"],  # 50 chats through the real Rasa server, both directions
     ["-m", "bench.widget_bench", "--every", "10"],  # 500 web chat customers on one Rasa process
     ["-m", "bench.wechat_bench", "--safe"],  # 20 公众号 users: passive replies within WeChat's 5 s
+    ["-m", "bench.archive_bench"],  # stream → archive on the embedded default: lines/s and lag at 10k lines/s
+    ["-m", "bench.archive_bench", "--db", "mariadb", "--stream", "kafka"],  # the same on MariaDB + Kafka wire
+    # (the fault run, `--faults`, restarts the machine's MariaDB: run it by hand)
     ["-m", "bench.search_bench"],  # message search: 1M archived lines in tantivy, p50/p99 (target p99 ≤ 50 ms)
     # what a customer gets: Rasa routing + KB, in the default CSBOT_HOME (make setup trained and seeded it)
     ["-m", "bench.assistant_kb_eval", "knowledge/samples/eval.jsonl", "tests/data/kb_heldout.jsonl",
