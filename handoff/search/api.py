@@ -8,19 +8,18 @@ import asyncio
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.errors import InvalidInput
 from bot.security import Principal
 from bot.web import Auth, Limiter, endpoint
-from handoff.inbox_web import CSP, WEB, _headers
+from handoff import inbox_web
 from handoff.search.es_backend import SearchUnavailable
 from handoff.search.service import MessageSearch, query_from
 
 AGENTS = ("agent", "supervisor")
 PARAMS = ("q", "customer", "agent", "role", "from", "to", "conversation", "limit", "offset")
-PAGE_FILES = {"search.js": "application/javascript; charset=utf-8", "search.css": "text/css; charset=utf-8"}
 
 
 def routes(search: MessageSearch, auth: Auth, limit: Limiter | None, timezone: str) -> list[Route]:
@@ -50,18 +49,6 @@ def routes(search: MessageSearch, auth: Auth, limit: Limiter | None, timezone: s
     return [r("/messages/search", find), r("/conversations/{conversation_id}/archive", archive)]
 
 
-async def page(request: Request) -> Response:
-    headers = {**_headers("text/html; charset=utf-8"), "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
-    return Response((WEB / "search.html").read_bytes(), headers=headers)
-
-
-async def static(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in PAGE_FILES:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    return Response((WEB / name).read_bytes(), headers=_headers(PAGE_FILES[name]))
-
-
 def page_routes() -> list[Route]:
     """The search page holds no data: it calls the routes above with the token the inbox keeps."""
-    return [Route("/inbox/search", page), Route("/inbox/search/static/{name}", static)]
+    return inbox_web.page_routes("/inbox/search", "search")

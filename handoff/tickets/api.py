@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.errors import InvalidInput
 from bot.security import Principal
 from bot.web import Auth, Limiter, endpoint, json_body
-from handoff.inbox_web import CSP, WEB, _headers
+from handoff import inbox_web
 from handoff.models import HandoffLine
 from handoff.relay import RasaRelay
 from handoff.service import HandoffService
@@ -159,21 +158,8 @@ def routes(handoff: HandoffService, relay: RasaRelay | None, auth: Auth, limit: 
     ]
 
 
-PAGE_FILES = {"tickets.js": "application/javascript; charset=utf-8", "tickets.css": "text/css; charset=utf-8"}
-
-
-async def page(request: Request) -> Response:
-    headers = {**_headers("text/html; charset=utf-8"), "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
-    return Response((WEB / "tickets.html").read_bytes(), headers=headers)
-
-
-async def static(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in PAGE_FILES:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    return Response((WEB / name).read_bytes(), headers=_headers(PAGE_FILES[name]))
 
 
 def page_routes() -> list[Route]:
     """The 工单 page holds no data: it calls the routes above with the token the inbox keeps in the tab."""
-    return [Route("/inbox/tickets", page), Route("/inbox/tickets/static/{name}", static)]
+    return inbox_web.page_routes("/inbox/tickets", "tickets")
