@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -66,3 +68,34 @@ class KafkaWire:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+@contextmanager
+def elasticsearch_wire(data: Path, timeout: float = 30) -> Iterator[str]:
+    """An Elasticsearch-wire server (noida-db) on a free port with its data in ``data``; yields its URL."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([noida_binary(), "start", "--data-dir", str(data), "--host", "127.0.0.1", "--only",
+                             "elasticsearch", "--elasticsearch-port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("noida-db (Elasticsearch wire) did not start")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -3,8 +3,6 @@ server started on a free port with its data in tmp; platform-facts). Real engine
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.errors import InvalidInput
@@ -23,44 +20,16 @@ from handoff.search.es_backend import ElasticsearchMessageIndex
 from handoff.search.tantivy_backend import IndexBusy, TantivyMessageIndex
 
 from ..conftest import REPO
+from ..wire_servers import elasticsearch_wire
 
 DAY = 86_400.0
 T0 = 1_796_083_200.0  # 2026-12-01 00:00 UTC
 
 
-def _noida_binary() -> str:
-    import noida_db
-
-    binary = Path(noida_db.__file__).resolve().parent / "noida-db"
-    return str(binary) if binary.is_file() else (shutil.which("noida-db") or "noida-db")
-
-
 @pytest.fixture(scope="module")
 def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen([_noida_binary(), "start", "--data-dir", str(tmp_path_factory.mktemp("noida")), "--host",
-                             "127.0.0.1", "--only", "elasticsearch", "--elasticsearch-port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("noida-db (Elasticsearch wire) did not start")
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with elasticsearch_wire(tmp_path_factory.mktemp("noida")) as url:
+        yield url
 
 
 @pytest.fixture(params=["tantivy", pytest.param("elasticsearch", marks=pytest.mark.slow)])

@@ -3,14 +3,9 @@ noida-db, started on a free port with its data in tmp — see platform-facts).""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from knowledge.keywords.base import KeywordDoc, KeywordIndex
@@ -18,46 +13,13 @@ from knowledge.keywords.elasticsearch_index import ElasticsearchKeywordIndex
 from knowledge.keywords.tantivy_index import TantivyKeywordIndex
 from knowledge.text.tokenize import tokenize
 
-
-def _noida_binary() -> str:
-    # the server binary itself, not the Python console script: terminating a wrapper would orphan it
-    import noida_db
-
-    binary = Path(noida_db.__file__).resolve().parent / "noida-db"
-    return str(binary) if binary.is_file() else (shutil.which("noida-db") or "noida-db")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ..wire_servers import elasticsearch_wire
 
 
 @pytest.fixture(scope="session")
 def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    data = tmp_path_factory.mktemp("noida")
-    proc = subprocess.Popen([_noida_binary(), "start", "--data-dir", str(data), "--host", "127.0.0.1", "--only",
-                             "elasticsearch", "--elasticsearch-port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("noida-db (Elasticsearch wire) did not start")
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with elasticsearch_wire(tmp_path_factory.mktemp("noida")) as url:
+        yield url
 
 
 @pytest.fixture(params=["tantivy", pytest.param("elasticsearch", marks=pytest.mark.slow)])
