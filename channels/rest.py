@@ -1,11 +1,12 @@
-"""The REST channel: ``POST /webhooks/rest/webhook {"sender", "message", "metadata"?}``.
+"""The REST channel: ``POST /webhooks/rest/webhook {"sender", "message", "metadata"?, "message_id"?}``.
 
 Same URL and body as Rasa's built-in ``rest:`` channel, plus what the gateway (``channels.gateway``) adds:
 ``Authorization: Bearer <customer token>`` from the shop identifies the customer (the conversation id then
 comes from the token, not from ``sender``); without it the sender is an anonymous visitor. Bad input gets a
 4xx with a reason (400 malformed, 401 a token that does not verify, 413 too large, 415 not JSON), an empty
 message a polite prompt, a customer over the rate limit a polite line with HTTP 429; the text is cleaned
-before the NLU sees it.
+before the NLU sees it. A ``message_id`` the client chose (8-64 of ``A-Za-z0-9_-``) makes a retried message
+count once: sent again after a lost answer, it gets the stored replies (``channels.once``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sanic.response import HTTPResponse
 
 from bot.identity import IdentityError
 from channels.gateway import Gateway, admit_poll, slow_down_text
+from channels.once import client_message_id
 from channels.sanitize import EMPTY_REPLY, parse_body
 
 MAX_BODY_BYTES = 64 * 1024  # a 2000-character message and its metadata fit many times over
@@ -97,7 +99,7 @@ class GuardedRestInput(InputChannel):
             parsed = parse_body(request.body)
             if isinstance(parsed, str):
                 return _error(400, parsed)
-            sender, text, client_metadata = parsed
+            sender, text, client_metadata, message_id = parsed
             try:
                 customer, conversation = self.gateway.identify(request.headers.get("authorization"), sender)
             except IdentityError as exc:
@@ -113,7 +115,8 @@ class GuardedRestInput(InputChannel):
             collector = CollectingOutputChannel()
             metadata = self.gateway.metadata(customer, conversation, client_metadata)
             await on_new_message(
-                UserMessage(text, collector, conversation, input_channel=self.name(), metadata=metadata)
+                UserMessage(text, collector, conversation, input_channel=self.name(), metadata=metadata,
+                            message_id=client_message_id(message_id))
             )
             return response.json(collector.messages)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_MESSAGE_CHARS = 2000  # longer pastes are cut: NLU gains nothing past this and trackers stay small
 MAX_SENDER_CHARS = 128
 EMPTY_REPLY = "您好像没有输入内容哦～ 有什么可以帮您的？查订单、查物流、退换货都可以直接问我。"
 
+# a client's own id for a message, sent again with a retried message so it is handled once (channels.once)
+MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -35,8 +37,15 @@ def valid_sender(raw: object) -> str | None:
     return sender
 
 
-def parse_body(raw: bytes) -> tuple[str, str, dict[str, Any] | None] | str:
-    """(sender, text, metadata) from a webhook body, or an error string for a 400."""
+class Body(NamedTuple):
+    sender: str
+    text: str
+    metadata: dict[str, Any] | None
+    message_id: str | None = None
+
+
+def parse_body(raw: bytes) -> Body | str:
+    """(sender, text, metadata, message_id) from a webhook body, or an error string for a 400."""
     try:
         body = json.loads(raw or b"")
     except (ValueError, UnicodeDecodeError):
@@ -52,4 +61,7 @@ def parse_body(raw: bytes) -> tuple[str, str, dict[str, Any] | None] | str:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "metadata must be a JSON object"
-    return sender, clean_text(message), metadata
+    message_id = body.get("message_id")
+    if message_id is not None and not (isinstance(message_id, str) and MESSAGE_ID_RE.match(message_id)):
+        return "message_id must be 8-64 letters, digits, _ or -"
+    return Body(sender, clean_text(message), metadata, message_id)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from channels.sanitize import MAX_MESSAGE_CHARS, clean_text, parse_body, valid_sender
@@ -47,5 +49,12 @@ def test_parse_body_errors(body: bytes, error: str) -> None:
 
 def test_parse_body_ok() -> None:
     assert parse_body('{"sender": 42, "message": " 在吗 ", "metadata": {"customer_id": "u1"}}'.encode()) == (
-        "42", "在吗", {"customer_id": "u1"},
+        "42", "在吗", {"customer_id": "u1"}, None,
     )  # fmt: skip
+    assert parse_body(b'{"message": "x", "message_id": "m-0123456789"}').message_id == "m-0123456789"
+
+
+@pytest.mark.parametrize("message_id", ["short", "x" * 65, "a b c d e f", 12345678, "../../etc/pass"])
+def test_parse_body_refuses_odd_message_ids(message_id: object) -> None:
+    result = parse_body(json.dumps({"message": "x", "message_id": message_id}).encode())
+    assert isinstance(result, str) and "message_id" in result
