@@ -176,7 +176,10 @@ def routes(svc: HandoffService, relay: RasaRelay | None, auth: Auth, limit: Limi
         if not isinstance(text, str) or not isinstance(image, str):
             raise InvalidInput('expected {"text": "..."}, {"image_url": "https://..."} or {"file": {"url": ...}}')
         file = attachment(files, body.get("file"), who.tenant_id) if body.get("file") is not None else None
-        return await run(svc.send, who, _id(request, "session_id"), text, image, file)
+        client_id = body.get("client_id")
+        if client_id is not None and not isinstance(client_id, str):
+            raise InvalidInput("client_id must be a string")
+        return await run(svc.send, who, _id(request, "session_id"), text, image, file, client_id)
 
     async def upload(request: Request, who: Principal) -> Any:
         """An image or PDF the agent is about to send: the raw body, its name in ``?name=``."""

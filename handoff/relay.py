@@ -5,6 +5,10 @@ recorded in the tracker (so the conversation history and the archive see the age
 the event's metadata) *and* sent on the customer's own channel (``output_channel=latest``: the socket.io room
 of a web customer; a REST customer reads it with ``GET /webhooks/rest/messages``). Rasa takes the
 conversation's lock for it, so agent lines and bot turns never interleave inside a turn.
+
+With several Rasa instances behind a load balancer, a call can fail because the instance that took it died.
+Calls are retried; an agent's line carries its id (``metadata.line_id``) and, before it is sent again, the
+tracker is read to see whether the first attempt got in, so a line is never shown twice.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 HISTORY_SECONDS = 3.0  # opening a chat reads it for the detail, the assist and the orders panels at once
 HISTORY_KEPT = 256
+ATTEMPTS = 3
+RETRY_STATUS = (502, 503, 504)
 
 
 def path(conversation_id: str) -> str:
@@ -40,18 +46,39 @@ class RasaRelay:
         self._history: OrderedDict[str, tuple[float, list[dict[str, Any]]]] = OrderedDict()
         self._history_lock = threading.Lock()
 
-    def _events(self, conversation_id: str, events: list[dict[str, Any]], side_effects: bool) -> None:
+    def _events(self, conversation_id: str, events: list[dict[str, Any]], side_effects: bool,
+                line_id: str | None = None) -> None:  # fmt: skip
         params = {"output_channel": "latest", "execute_side_effects": "true"} if side_effects else {}
-        r = self._client.post(f"/conversations/{path(conversation_id)}/tracker/events", json=events,
-                              params=params, headers=rasa_api_headers(self.settings))  # fmt: skip
+        for attempt in range(1, ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(0.3 * attempt)
+                if line_id and self._has_line(conversation_id, line_id):
+                    return  # the failed attempt had got in
+            try:
+                r = self._client.post(f"/conversations/{path(conversation_id)}/tracker/events", json=events,
+                                      params=params, headers=rasa_api_headers(self.settings))  # fmt: skip
+            except httpx.TransportError:
+                if attempt == ATTEMPTS:
+                    raise
+                continue
+            if r.status_code not in RETRY_STATUS or attempt == ATTEMPTS:
+                r.raise_for_status()
+                return
+
+    def _has_line(self, conversation_id: str, line_id: str) -> bool:
+        r = self._client.get(f"/conversations/{path(conversation_id)}/tracker",
+                             headers=rasa_api_headers(self.settings))  # fmt: skip
         r.raise_for_status()
+        return any((e.get("metadata") or {}).get("line_id") == line_id for e in r.json().get("events") or [])
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
             agent: dict[str, Any] | None = None, image: str | None = None,
-            custom: dict[str, Any] | None = None) -> None:  # fmt: skip
+            custom: dict[str, Any] | None = None, line_id: str | None = None) -> None:  # fmt: skip
         event: dict[str, Any] = {"event": "bot", "text": text or None, "metadata": {"handoff": True}}
         if agent:
             event["metadata"]["agent"] = agent
+        if line_id:
+            event["metadata"]["line_id"] = line_id
         data: dict[str, Any] = {}
         if buttons:
             data["buttons"] = buttons
@@ -61,7 +88,7 @@ class RasaRelay:
             data["custom"] = custom
         if data:
             event["data"] = data
-        self._events(conversation_id, [event], side_effects=True)
+        self._events(conversation_id, [event], side_effects=True, line_id=line_id)
 
     def pause(self, conversation_id: str) -> None:
         self._events(conversation_id, [{"event": "pause"}], side_effects=False)

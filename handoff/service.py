@@ -9,6 +9,7 @@ offers and timeouts live in ``handoff.assignment``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from handoff.states import Event, IllegalTransition, State, step
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CLIENT_ID_LOOKBACK = 50  # an inbox resends a line within seconds: the agent's last lines of the session suffice
 # WeChat refuses lines 48 h after the customer last wrote, or past 5 lines (45015/45047); other channels rarely fail
 UNDELIVERED = ("这条消息没有送达客户（微信客户超过 48 小时未发言或已达 5 条上限时会这样），"
                "请等客户回复后再发，或改用短信跟进")
@@ -47,7 +50,7 @@ class CustomerChannel(Protocol):
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
             agent: dict[str, Any] | None = None, image: str | None = None,
-            custom: dict[str, Any] | None = None) -> None: ...  # fmt: skip
+            custom: dict[str, Any] | None = None, line_id: str | None = None) -> None: ...  # fmt: skip
 
     def resume(self, conversation_id: str) -> None: ...
 
@@ -291,8 +294,16 @@ class HandoffService:
 
     @retry_transient
     def send(self, who: Principal, session_id: int, text: str = "", image_url: str = "",
-             file: d.Attachment | None = None) -> dict[str, Any]:  # fmt: skip
-        """An agent's line: text, an image URL, or a file they uploaded (``bot.files``, checked by the caller)."""
+             file: d.Attachment | None = None, client_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """An agent's line: text, an image URL, or a file they uploaded (``bot.files``, checked by the caller).
+
+        ``client_id``: the inbox's own id for the line. Sent again (the answer was lost: the instance died, the
+        network dropped), the line already stored is delivered once more if it has to be and returned, never
+        stored twice (the relay checks the customer's conversation before it repeats a line)."""
+        if client_id is not None and not CLIENT_ID_RE.match(client_id):
+            raise InvalidInput("client_id must be 8-64 letters, digits, _ or -")
+        if client_id and (known := self._sent_before(who, session_id, client_id)) is not None:
+            return known
         text = (text or "").strip()
         if not text and not image_url and file is None:
             raise InvalidInput("a message needs text, an image_url or a file")
@@ -307,8 +318,10 @@ class HandoffService:
             s = self._mine(db, who, session_id, write=True)
             if d.CODE_STATE[s.session_state] not in (State.ACTIVE, State.WARNING) or s.agent_id != who.user_id:
                 raise IllegalTransition("only the agent in charge of an active session can write to it")
-            extra = {"image_url": image_url} if image_url else file.message_fields() if file else None
-            msg = self._store_message(db, s, HandoffLine.FROM_AGENT, who.user_id, text, now, extra)
+            extra = {"image_url": image_url} if image_url else file.message_fields() if file else {}
+            if client_id:
+                extra["client_id"] = client_id
+            msg = self._store_message(db, s, HandoffLine.FROM_AGENT, who.user_id, text, now, extra or None)
             if s.first_response_at is None:
                 s.first_response_at = now
             s.last_agent_at = now
@@ -318,7 +331,8 @@ class HandoffService:
             custom = file.message_fields() if file else None
             conversation, rationed = s.conversation_id or "", s.channel in RATIONED
             if not rationed:
-                fx.customer.append(("say", conversation, (text, None, agent, image_url or None, custom)))
+                fx.customer.append(("say", conversation, (text, None, agent, image_url or None, custom,
+                                                          msg["message"]["id"])))
         if rationed:
             self.deliver(fx)  # the agents' feeds first; the customer's line through the outbox
             line = self.outbox.send(conversation, Line(text, image_url or None, custom, agent=agent))
@@ -333,6 +347,32 @@ class HandoffService:
             msg["warning"] = UNDELIVERED
             self._follow_up(who.tenant_id, session_id, conversation, text or image_url or (file.name if file else ""))
             log.warning("an agent line to %s was not delivered", conversation)
+        return msg
+
+    def _sent_before(self, who: Principal, session_id: int, client_id: str) -> dict[str, Any] | None:
+        """The line this agent already stored under ``client_id`` (delivered again), or None."""
+        import datetime as dt
+        import json
+
+        with self.db.session() as db:
+            s = self._mine(db, who, session_id, write=True)
+            rows = db.execute(select(HandoffLine).where(
+                HandoffLine.session_id == session_id, HandoffLine.sender_role == HandoffLine.FROM_AGENT,
+                HandoffLine.sender_id == who.user_id,
+            ).order_by(HandoffLine.created_at.desc()).limit(CLIENT_ID_LOOKBACK)).scalars().all()  # fmt: skip
+            line = next((m for m in rows if json.loads(m.content or "{}").get("client_id") == client_id), None)
+            if line is None:
+                return None
+            body = json.loads(line.content or "{}")
+            conversation, rationed = s.conversation_id or "", s.channel in RATIONED
+        msg = {"message": {"id": str(line.msg_id), "from": "agent", "sender_id": str(who.user_id),
+                           "at": line.created_at.replace(tzinfo=dt.timezone.utc).timestamp(), **body}}  # fmt: skip
+        if not rationed and not body.get("undelivered"):
+            agent = {"id": str(who.user_id), "name": who.name}
+            fx = Effects(customer=[("say", conversation, (body.get("text") or "", None, agent,
+                                                          body.get("image_url"), None, str(line.msg_id)))])
+            if self.deliver(fx):
+                msg["warning"] = UNDELIVERED
         return msg
 
     def _say_line(self, conversation: str, line: Line) -> bool:

@@ -326,3 +326,23 @@ def test_a_line_the_customer_channel_refuses_is_kept_marked_and_the_agent_told(d
     with desk.svc.db.session() as db:
         stored = db.get(HandoffLine, (int(out["message"]["id"]), sid))
         assert json.loads(stored.content) == {"text": "还在吗", "undelivered": True}
+
+
+def test_a_line_sent_again_with_its_client_id_is_stored_once_and_delivered_again(desk: Desk) -> None:
+    from handoff.models import HandoffLine
+
+    who = desk.agent("resend")
+    sid = desk.ask("c-resend").session_id
+    a.accept(desk.svc, who, int(offers(desk, who.user_id)[-1]["offer_id"]))
+    first = desk.svc.send(who, sid, "稍等我查一下", client_id="inbox-000001")
+    again = desk.svc.send(who, sid, "稍等我查一下", client_id="inbox-000001")
+    other = desk.svc.send(who, sid, "查到了", client_id="inbox-000002")
+    assert again["message"]["id"] == first["message"]["id"] != other["message"]["id"]
+    with desk.svc.db.session() as db:
+        n = db.query(HandoffLine).filter_by(session_id=sid, sender_role=HandoffLine.FROM_AGENT).count()
+    assert n == 2
+    said = [line["text"] for kind, line in desk.customers.lines["c-resend"] if kind == "say"]
+    # the repeat is offered to the customer again: the relay looks at the conversation before it repeats a line
+    assert said.count("稍等我查一下") == 2 and said.count("查到了") == 1
+    with pytest.raises(InvalidInput):
+        desk.svc.send(who, sid, "x", client_id="../../x")
