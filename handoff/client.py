@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from bot.http_retry import once_more
 from bot.settings import Settings
 from bot.tokens import ServiceTokens
 
@@ -21,11 +22,14 @@ class HandoffClient:
         return cls(settings.services.url("handoff"),
                    ServiceTokens(settings.keyring, "actions", settings.service_token_seconds))  # fmt: skip
 
-    async def _post(self, path: str, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+    async def _post(self, path: str, tenant_id: str, body: dict[str, Any], idempotent: bool = True) -> dict[str, Any]:
+        async def call() -> httpx.Response:
+            return await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+
+        resp = await once_more(call, idempotent)
         if resp.status_code == 401:  # keys rotated under us: mint again, once
             self.tokens.forget(tenant_id)
-            resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+            resp = await once_more(call, idempotent)
         resp.raise_for_status()
         return dict(resp.json())
 
@@ -40,7 +44,8 @@ class HandoffClient:
         body = {"conversation_id": conversation_id, "customer_id": customer_id, "text": text}
         if reason:
             body["reason"] = reason
-        return str((await self._post("/internal/left-messages", tenant_id, body))["id"])
+        # not repeated once it may have got in: a second left message would make a second ticket
+        return str((await self._post("/internal/left-messages", tenant_id, body, idempotent=False))["id"])
 
     async def csat(self, tenant_id: str, conversation_id: str, score: int) -> bool:
         body = {"conversation_id": conversation_id, "score": score}

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from bot.http_retry import once_more
 from bot.settings import Settings
 from bot.tokens import ServiceTokens
 
@@ -51,10 +52,13 @@ class KnowledgeClient:
         return cls(settings.services.url("knowledge"), tokens, timeout)
 
     async def _post(self, path: str, body: dict[str, Any], tenant_id: str) -> Any:
-        resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+        async def call() -> httpx.Response:  # answers and assists are safe to ask twice
+            return await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+
+        resp = await once_more(call)
         if resp.status_code == 401:
             self.tokens.forget(tenant_id)
-            resp = await self._client.post(path, json=body, headers=self.tokens.headers(tenant_id))
+            resp = await once_more(call)
         resp.raise_for_status()
         return resp.json()
 
