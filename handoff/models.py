@@ -19,6 +19,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, EpochSeconds, TinyInt, tenant_col, utcnow
+from bot.storage.sealed import seal_model
 
 FeedSeq = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only an INTEGER primary key
 
@@ -107,3 +108,8 @@ class HandoffLine(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("idx_session_time", "session_id", "created_at"),)
+
+
+# what customers and agents wrote is sealed at rest (bot.storage.sealed): plaintext only in memory
+for _sealed in (HandoffLine, LeftMessage, AgentFeed):
+    seal_model(_sealed)

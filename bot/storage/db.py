@@ -41,18 +41,25 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 class Database:
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, cipher: Any = None) -> None:
+        """``cipher`` (``bot.crypto.Cipher``): what the sessions seal columns at rest with (``bot.storage.sealed``);
+        without one (a Database built from a bare URL) they are written plain."""
+        from bot.crypto import INFO_KEY
+
         self.url = url
         self.engine = make_engine(url, echo)
-        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.cipher = cipher
+        self._factory = sessionmaker(self.engine, expire_on_commit=False, info={INFO_KEY: cipher} if cipher else None)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Database:
+        from bot.crypto import cipher_from_settings
+
         if settings.database_url.startswith("sqlite:///"):
             from pathlib import Path
 
             Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return cls(settings.database_url, settings.database_echo)
+        return cls(settings.database_url, settings.database_echo, cipher_from_settings(settings))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -353,3 +353,10 @@ class TokenRevocation(Base):
     expires_at: Mapped[float] = mapped_column(EpochSeconds, nullable=False, comment="the token's own exp")
 
     __table_args__ = (Index("idx_revocation_expiry", "expires_at"),)
+
+
+# ticket text is sealed at rest; imported last because the sealing module may not import the models
+from bot.storage.sealed import seal_model  # noqa: E402
+
+for _sealed in (Ticket, TicketComment):
+    seal_model(_sealed)

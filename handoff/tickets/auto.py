@@ -77,14 +77,15 @@ def session_closed(handoff: HandoffService, db: Any, fx: Effects, s: Session, t:
 
 
 def _customer_lines(db: Any, s: Session) -> str:
-    rows = db.scalars(select(HandoffLine.content).where(HandoffLine.session_id == s.session_id,
-                                                        HandoffLine.tenant_id == s.tenant_id,
-                                                        HandoffLine.sender_role == HandoffLine.FROM_USER)
+    # whole rows, not the column: a loaded line's sealed content is opened (bot.storage.sealed)
+    rows = db.scalars(select(HandoffLine).where(HandoffLine.session_id == s.session_id,
+                                                HandoffLine.tenant_id == s.tenant_id,
+                                                HandoffLine.sender_role == HandoffLine.FROM_USER)
                       .order_by(HandoffLine.created_at).limit(20))  # fmt: skip
     texts = []
-    for raw in rows:
+    for line in rows:
         try:
-            texts.append(str(json.loads(raw or "{}").get("text") or "").strip())
+            texts.append(str(json.loads(line.content or "{}").get("text") or "").strip())
         except ValueError:
             continue
     return "\n".join(x for x in texts if x)[:2000]
