@@ -238,9 +238,11 @@ class HandoffService:
                 self._transition(db, fx, s, Event.CANCEL, now, None, {"text": text})
                 fx.customer.append(("say", conversation_id, (d.CANCELLED,)))
                 fx.customer.append(("resume", conversation_id, None))
+            elif at is not None and self._heard_before(db, s.session_id, at):
+                return True  # the broker sent it again (its answer was lost): one line, not two
             else:
-                msg = self._store_message(db, s, HandoffLine.FROM_USER, s.customer_id, text, now,
-                                          file.message_fields() if file else None)  # fmt: skip
+                extra = {**(file.message_fields() if file else {}), **({"at": at} if at is not None else {})}
+                msg = self._store_message(db, s, HandoffLine.FROM_USER, s.customer_id, text, now, extra or None)
                 if state is State.WARNING:
                     self._transition(db, fx, s, Event.CUSTOMER_SPOKE, now)
                 s.last_customer_at = now
@@ -254,6 +256,14 @@ class HandoffService:
                                         (d.STILL_WAITING.format(ahead=repo.position(db, s) - 1),)))  # fmt: skip
         self.deliver(fx)
         return True
+
+    @staticmethod
+    def _heard_before(db: Any, session_id: int, at: float) -> bool:
+        """A customer line with this tracker timestamp is stored already (Rasa stamps each user event)."""
+        rows = db.execute(select(HandoffLine).where(
+            HandoffLine.session_id == session_id, HandoffLine.sender_role == HandoffLine.FROM_USER,
+            HandoffLine.created_at >= d_utc(at - 2)).limit(50)).scalars().all()  # fmt: skip
+        return any(line_body(m).get("at") == at for m in rows)
 
     def _may_tell_position(self, s: Session, now: float) -> bool:
         last = self._last_position_line.get(s.session_id, 0.0)
@@ -352,7 +362,6 @@ class HandoffService:
     def _sent_before(self, who: Principal, session_id: int, client_id: str) -> dict[str, Any] | None:
         """The line this agent already stored under ``client_id`` (delivered again), or None."""
         import datetime as dt
-        import json
 
         with self.db.session() as db:
             s = self._mine(db, who, session_id, write=True)
@@ -360,10 +369,10 @@ class HandoffService:
                 HandoffLine.session_id == session_id, HandoffLine.sender_role == HandoffLine.FROM_AGENT,
                 HandoffLine.sender_id == who.user_id,
             ).order_by(HandoffLine.created_at.desc()).limit(CLIENT_ID_LOOKBACK)).scalars().all()  # fmt: skip
-            line = next((m for m in rows if json.loads(m.content or "{}").get("client_id") == client_id), None)
+            line = next((m for m in rows if line_body(m).get("client_id") == client_id), None)
             if line is None:
                 return None
-            body = json.loads(line.content or "{}")
+            body = line_body(line)
             conversation, rationed = s.conversation_id or "", s.channel in RATIONED
         msg = {"message": {"id": str(line.msg_id), "from": "agent", "sender_id": str(who.user_id),
                            "at": line.created_at.replace(tzinfo=dt.timezone.utc).timestamp(), **body}}  # fmt: skip
@@ -484,6 +493,13 @@ class HandoffService:
         from handoff.effects import apply_actions
 
         apply_actions(self, db, fx, s, t, now)
+
+
+def line_body(m: HandoffLine) -> dict[str, Any]:
+    """A stored handoff line's JSON body."""
+    import json
+
+    return dict(json.loads(m.content or "{}"))
 
 
 def d_utc(ts: float) -> Any:

@@ -346,3 +346,17 @@ def test_a_line_sent_again_with_its_client_id_is_stored_once_and_delivered_again
     assert said.count("稍等我查一下") == 2 and said.count("查到了") == 1
     with pytest.raises(InvalidInput):
         desk.svc.send(who, sid, "x", client_id="../../x")
+
+
+def test_a_customer_line_the_broker_sends_twice_is_stored_once(desk: Desk) -> None:
+    from handoff.models import HandoffLine
+
+    busy_agent(desk)
+    sid = desk.ask("c-twice").session_id
+    at = desk.clock() + 0.123456
+    assert desk.svc.customer_said("default", "c-twice", "鞋码不对", "inform", at)
+    assert desk.svc.customer_said("default", "c-twice", "鞋码不对", "inform", at)  # the same event again
+    assert desk.svc.customer_said("default", "c-twice", "鞋码不对", "inform", at + 0.5)  # typed again: kept
+    with desk.svc.db.session() as db:
+        n = db.query(HandoffLine).filter_by(session_id=sid, sender_role=HandoffLine.FROM_USER).count()
+    assert n == 2
