@@ -42,6 +42,10 @@ class UnsupportedMediaType(CsbotError):
     pass
 
 
+class ContentBlocked(CsbotError):
+    """A line the content-safety filter refused (``bot.safety``): nothing was stored or delivered."""
+
+
 class RateLimited(CsbotError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)

@@ -41,6 +41,7 @@ BACKEND_TYPES: dict[str, tuple[str, ...]] = {
     "orders": ("demo", "http"),
     "files": ("local", "s3"),
     "message_search": ("tantivy", "elasticsearch"),
+    "safety": ("wordlist", "http", "off"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -95,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
     "message_search": {"type": "tantivy"},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
+    # content safety on customers' and agents' lines (bot/safety): the shipped word list plus files, words, allow,
+    # per tenant under tenants; http (a cloud API: url, api_key, timeout, on_error); off
+    "safety": {"type": "wordlist"},
 }
 
 

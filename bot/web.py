@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.errors import (
     Conflict,
+    ContentBlocked,
     CsbotError,
     Forbidden,
     InvalidInput,
@@ -52,6 +53,7 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (RateLimited, 429),
+    (ContentBlocked, 422),
     (InvalidInput, 400),
     (json.JSONDecodeError, 400),
     (UnicodeDecodeError, 400),

@@ -7,8 +7,10 @@
   whatever identity the client put in its metadata is dropped.
 * **How often**: per conversation and per client IP (``rate_limit`` settings; in-process by default, Redis
   when several Rasa instances share the load). A limited customer gets a polite line, not an error page.
+* **What**: the content-safety filter (``safety`` settings, ``bot.safety.screen``): a refused line gets a polite
+  line and never reaches the NLU; a masked word goes on as ＊.
 
-Runs inside the Rasa server (Python 3.10): only bot modules that run there (settings, identity, ratelimit).
+Runs inside the Rasa server (Python 3.10): only bot modules that run there (settings, identity, ratelimit, safety).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from bot.identity import Customer, IdentityError, ShopKeys, anonymous, seal, seal_secret, strip_claims
 from bot.ratelimit import Decision, Rate, RateLimiter, create_rate_limiter
+from bot.safety.screen import Screen, Screened
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class Gateway:
     per_conversation: Rate
     per_ip: Rate
     per_poll: Rate  # a REST app asking for new lines (agent messages): its own bucket, not the messages'
+    safety: Screen | None = None  # None: lines are not checked (a gateway built by hand in a test)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Gateway:
@@ -46,7 +50,7 @@ class Gateway:
         rates = {k: str((overrides or {}).get(k) or backend.get(k) or v) for k, v in DEFAULT_RATES.items()}
         return cls(settings, ShopKeys.from_settings(settings), create_rate_limiter(backend),
                    Rate.parse(rates["per_conversation"]), Rate.parse(rates["per_ip"]),
-                   Rate.parse(rates["per_poll"]))  # fmt: skip
+                   Rate.parse(rates["per_poll"]), Screen.from_settings(settings))  # fmt: skip
 
     def identify(self, authorization: str | None, sender: str) -> tuple[Customer, str]:
         """(customer, conversation id). IdentityError for a token that does not verify; ValueError for an
@@ -69,6 +73,12 @@ class Gateway:
         out.pop("file", None)  # a file rides along only when the channel checked its link (channels.socketio)
         out["csbot_identity"] = seal(customer, conversation_id, seal_secret(self.settings))
         return out
+
+    async def screen(self, customer: Customer, conversation_id: str, text: str) -> Screened:
+        """The line to pass on to the NLU, or (``refusal``) the polite line to answer instead."""
+        if self.safety is None:
+            return Screened(text)
+        return await self.safety.screen(customer.tenant_id, conversation_id, text)
 
     async def admit(self, conversation_id: str, ip: str | None) -> Decision:
         """Both limits; the stricter refusal wins."""

@@ -6,7 +6,8 @@ comes from the token, not from ``sender``); without it the sender is an anonymou
 4xx with a reason (400 malformed, 401 a token that does not verify, 413 too large, 415 not JSON), an empty
 message a polite prompt, a customer over the rate limit a polite line with HTTP 429; the text is cleaned
 before the NLU sees it. A ``message_id`` the client chose (8-64 of ``A-Za-z0-9_-``) makes a retried message
-count once: sent again after a lost answer, it gets the stored replies (``channels.once``).
+count once: sent again after a lost answer, it gets the stored replies (``channels.once``). A line the
+content-safety filter refuses (``bot.safety``) gets a polite line with HTTP 200 and never reaches the NLU.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class GuardedRestInput(InputChannel):
                                      headers={"Retry-After": str(max(1, round(decision.retry_after)))})  # fmt: skip
             if not text:
                 return response.json([{"recipient_id": conversation, "text": EMPTY_REPLY}])
+            screened = await self.gateway.screen(customer, conversation, text)
+            if screened.refusal:  # content safety: answered here, never seen by the NLU
+                return response.json([{"recipient_id": conversation, "text": screened.refusal}])
+            text = screened.text
             collector = CollectingOutputChannel()
             metadata = self.gateway.metadata(customer, conversation, client_metadata)
             await on_new_message(

@@ -243,6 +243,11 @@ class GuardedSocketIOInput(InputChannel):
             if not text:
                 await self._tell(sid, EMPTY_REPLY, error="empty")
                 return
+            screened = await self.gateway.screen(bound.customer, conversation, text)
+            if screened.refusal:  # content safety: told to the customer, never seen by the NLU
+                await self._tell(sid, screened.refusal, error="refused")
+                return
+            text = screened.text
             client_meta = data.get(self.metadata_key) or data.get("customData")
             metadata = self.gateway.metadata(bound.customer, conversation, client_meta)
             if file:

@@ -321,6 +321,10 @@ class WeChatInput(InputChannel):
         decision = await self.gateway.admit(conversation, None)  # WeChat's servers are the IP: per conversation
         if not decision.allowed:
             return slow_down_text(decision)
+        screened = await self.gateway.screen(customer, conversation, text)
+        if screened.refusal:  # content safety: answered here, never seen by the NLU
+            return screened.refusal
+        text = screened.text
         collector = CollectingOutputChannel()
         metadata = self.gateway.metadata(customer, conversation, None)
         if text == FILE_PAYLOAD and msg.get("MsgType") == "image":

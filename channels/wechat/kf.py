@@ -306,6 +306,11 @@ class KfInput(InputChannel):
         if not decision.allowed:
             await out.send_messages(conversation, [{"text": slow_down_text(decision)}])
             return
+        screened = await self.gateway.screen(customer, conversation, text)
+        if screened.refusal:  # content safety: answered here, never seen by the NLU
+            await out.send_messages(conversation, [{"text": screened.refusal}])
+            return
+        text = screened.text
         collector = CollectingOutputChannel()
         meta = {**self.gateway.metadata(customer, conversation, None), **(metadata or {})}
         await on_new_message(UserMessage(text, collector, conversation, input_channel=NAME, metadata=meta))
