@@ -22,7 +22,7 @@ from handoff.archive.archiver import Archiver, aad
 
 
 def consumer(db: Database) -> OutboxConsumer:
-    return OutboxConsumer("archiver", {"platform": db.engine}, db.engine, ("message",))
+    return OutboxConsumer("archiver", {"platform": db.engine}, db.engine, ("message",), cipher=db.cipher)
 
 
 def say(db: Database, key: str, *lines: tuple[str, str], tenant: str = "t1", **extra: Any) -> None:

@@ -22,7 +22,7 @@ def line(key: str, text_: str, role: str = "customer", tenant: str = "t1") -> St
 
 
 def consumer(db: Database, group: str = "g", kinds: tuple[str, ...] = ("message",), **kw: Any) -> OutboxConsumer:
-    return OutboxConsumer(group, {"platform": db.engine}, db.engine, kinds, **kw)
+    return OutboxConsumer(group, {"platform": db.engine}, db.engine, kinds, cipher=db.cipher, **kw)
 
 
 # --- the envelope ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ them and they are older than ``keep_seconds``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -16,10 +17,14 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
+from bot.crypto import Cipher, SealError, cipher_from_settings
 from bot.events.stream import Record
 from bot.events.table import outbox
 from bot.storage.db import make_engine
 from bot.storage.models import StreamOffset
+from bot.storage.sealed import OUTBOX
+
+log = logging.getLogger(__name__)
 
 GAP_SECONDS = 10.0
 IDLE_SLEEP = 0.02
@@ -28,8 +33,10 @@ MAX_IDLE_SLEEP = 0.2
 
 class OutboxConsumer:
     def __init__(self, group: str, sources: dict[str, Engine], offsets: Engine, kinds: Sequence[str],
-                 gap_seconds: float = GAP_SECONDS, clock: Any = time.monotonic) -> None:  # fmt: skip
+                 gap_seconds: float = GAP_SECONDS, clock: Any = time.monotonic,
+                 cipher: Cipher | None = None) -> None:  # fmt: skip
         self.group = group
+        self.cipher = cipher  # opens the bodies sealed at rest (bot.events.outbox)
         self.sources = sources
         self.offsets = offsets
         self.kinds = frozenset(kinds)
@@ -50,7 +57,8 @@ class OutboxConsumer:
             if name != "platform":  # Rasa's database: its tracker store makes the table too, whoever is first
                 metadata.create_all(engine, checkfirst=True)
         options = settings.backend("events")
-        consumer = cls(group, engines, engines["platform"], kinds, float(options.get("gap_seconds", GAP_SECONDS)))
+        consumer = cls(group, engines, engines["platform"], kinds, float(options.get("gap_seconds", GAP_SECONDS)),
+                       cipher=cipher_from_settings(settings))  # fmt: skip
         consumer._owned = list(engines.values())
         return consumer
 
@@ -78,8 +86,8 @@ class OutboxConsumer:
         start = self._scanned.get(name, self._positions[name])
         t = outbox.c
         with self.sources[name].connect() as conn:
-            rows = conn.execute(select(t.seq, t.kind, t.stream_key, t.body).where(t.seq > start)
-                                .order_by(t.seq).limit(limit)).all()  # fmt: skip
+            rows = conn.execute(select(t.seq, t.kind, t.stream_key, t.body, t.tenant_id, t.event_id)
+                                .where(t.seq > start).order_by(t.seq).limit(limit)).all()  # fmt: skip
         out, expect, now, fresh = [], start + 1, self._clock(), start == 0
         for i, r in enumerate(rows):
             if r.seq != expect and not (fresh and i == 0):  # a new group starts wherever the outbox starts
@@ -91,9 +99,18 @@ class OutboxConsumer:
             expect = r.seq + 1
             start = r.seq
             if r.kind in self.kinds:
-                out.append(Record(name, r.seq, r.stream_key, r.body.encode(), r.kind))
+                out.append(Record(name, r.seq, r.stream_key, self._open(r).encode(), r.kind))
         self._scanned[name] = start
         return out
+
+    def _open(self, row: Any) -> str:
+        """The body of an outbox row, opened; one that does not open goes on as it is, and its reader parks it
+        as not an event (the dead letters keep it, sealed)."""
+        try:
+            return str(OUTBOX.open(self.cipher, row.body, row._mapping))
+        except SealError as exc:
+            log.error("outbox row %s of %s does not open: %s", row.seq, row.tenant_id, exc)
+            return str(row.body)
 
     def commit(self, records: Sequence[Record] = ()) -> None:
         """Remember everything the polls so far handed out (and what they skipped as other kinds)."""
