@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Any
 
-from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import tracing
+from bot.logs import configure_logging
+from bot.observe_sanic import instrument
 from bot.settings import Settings, home_secret, load_settings
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a tracker of a long conversation; Rasa sends the whole thing
@@ -30,8 +33,10 @@ def api_key(settings: Settings) -> str:
 def build_app(settings: Settings) -> Sanic:
     executor = ActionExecutor()
     executor.register_package("actions")
+    _trace_actions(executor)
     app = create_app(executor, cors_origins=[])
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    instrument(app, "actions", settings)  # before the key check: its middleware must run first
     expected = f"Bearer {api_key(settings)}".encode()
 
     @app.on_request
@@ -46,6 +51,17 @@ def build_app(settings: Settings) -> Sanic:
     return app
 
 
+def _trace_actions(executor: ActionExecutor) -> None:
+    """Each action run in its own span (``action <name>``) under the request's, when tracing is on."""
+    run = executor.run
+
+    async def traced(action_call: dict[str, Any]) -> Any:
+        with tracing.span(f"action {action_call.get('next_action')}"):
+            return await run(action_call)
+
+    executor.run = traced  # type: ignore[method-assign]
+
+
 def main() -> None:
     from bot.lifeline import die_with_supervisor
 
@@ -54,7 +70,7 @@ def main() -> None:
     from bot.ids import ensure_worker
 
     ensure_worker(settings)
-    utils.configure_colored_logging(logging.WARNING)
+    configure_logging("actions", logging.WARNING)
     app = build_app(settings)
     import gc
 

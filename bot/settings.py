@@ -99,6 +99,11 @@ DEFAULTS: dict[str, Any] = {
     # content safety on customers' and agents' lines (bot/safety): the shipped word list plus files, words, allow,
     # per tenant under tenants; http (a cloud API: url, api_key, timeout, on_error); off
     "safety": {"type": "wordlist"},
+    # GET /metrics on every service (bot/metrics.py); token: when set, scrapes need "Authorization: Bearer <token>"
+    "metrics": {"enabled": True, "token": None},
+    # OpenTelemetry spans over OTLP/HTTP (bot/tracing.py); service names are <prefix>-<service>
+    "tracing": {"enabled": False, "otlp_endpoint": "http://127.0.0.1:4318", "service_name_prefix": "csbot",
+                "sample_ratio": 1.0},
 }
 
 

@@ -14,13 +14,16 @@ def main() -> None:
     from bot.lifeline import die_with_supervisor
 
     die_with_supervisor()
-    secret = home_secret(load_settings(), "rasa-api")
+    settings = load_settings()
+    secret = home_secret(settings, "rasa-api")
     sys.argv = ["rasa", "run", *sys.argv[1:], "--jwt-secret", secret, "--jwt-method", "HS256"]
     from rasa.__main__ import main as rasa_main
 
     from channels.api_guard import install
+    from channels.observability import install as observe
     from channels.rasa_patches import freeze_after_load
 
+    observe(settings)  # first: its middleware then runs before the guard's (bot.observe_sanic)
     install(secret)
     freeze_after_load()
     rasa_main()

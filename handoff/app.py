@@ -28,6 +28,7 @@ from bot.storage.db import Database
 from bot.users import UserService
 from bot.web import Auth, per_user_limit
 from handoff import agent_api, inbox_web, internal_api
+from handoff import metrics as handoff_metrics
 from handoff.assignment import tick
 from handoff.config import HandoffConfig
 from handoff.hub import Hub
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
     settings = settings or load_settings()
     cfg = HandoffConfig.from_mapping(settings.raw.get("handoff"))
     db = Database.from_settings(settings)
+    handoff_metrics.register(db)  # queue length and active chats at every scrape
     users = UserService(db)
     auth = Auth(settings.keyring, users.is_revoked)
     backend = settings.backend("rate_limit")

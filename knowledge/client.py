@@ -10,6 +10,7 @@ import httpx
 from bot.http_retry import once_more
 from bot.settings import Settings
 from bot.tokens import ServiceTokens
+from bot.tracing import httpx_hooks
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class KnowledgeClient:
 
     def __init__(self, base_url: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
         self.tokens = tokens
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        # the caller's trace and request id travel with every call (bot.tracing)
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, event_hooks=httpx_hooks())
 
     @classmethod
     def from_settings(cls, settings: Settings, caller: str = "actions", timeout: float = 5.0) -> KnowledgeClient:

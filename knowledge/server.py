@@ -31,6 +31,7 @@ from bot.settings import Settings, load_settings
 from bot.users import UserService
 from bot.web import Auth, endpoint, json_body, per_user_limit
 from knowledge import api
+from knowledge import metrics as kb_metrics
 from knowledge.assist import suggest
 from knowledge.service import KnowledgeService
 
@@ -42,6 +43,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings | None = None, service: KnowledgeService | None = None) -> Starlette:
     settings = settings or load_settings()
     svc = service or KnowledgeService.from_settings(settings)
+    kb_metrics.register(svc)
     auth = Auth(settings.keyring, UserService(svc.db).is_revoked)
     backend = settings.backend("rate_limit")
     limiter = create_rate_limiter(backend)
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, service: KnowledgeService | Non
         # the tenant is the token's: a service token is minted per tenant (bot.tokens), the body can't widen it
         ans = await asyncio.to_thread(svc.answer, query[:MAX_QUERY_CHARS], principal.tenant_id,
                                       str(conv)[:128] if conv else None)  # fmt: skip
+        kb_metrics.observe_answer(ans.abstained, ans.cached)
         return JSONResponse(ans.to_dict())
 
     def _assist(query: str, lines: list[Any], tenant_id: str) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from starlette.routing import Route
 
 from bot.crypto import cipher_from_settings
 from bot.events.stream import create_consumer
+from bot.metrics import register_collector
 from bot.settings import Settings
 from bot.storage.db import Database
+from handoff.archive import metrics as archive_metrics
 from handoff.archive.archiver import GROUP, Archiver
 from handoff.archive.indexer import GROUP as INDEX_GROUP
 from handoff.archive.indexer import Indexer
@@ -62,6 +64,7 @@ def create_app(settings: Settings) -> Starlette:
     db = Database.from_settings(settings)
     parts: dict[str, Any] = {}
     loops: list[Loop] = []
+    register_collector("archive", lambda: archive_metrics.families(parts, lambda: loops))
 
     def build() -> None:
         batch = int(options.get("batch", 2000))

@@ -15,6 +15,7 @@ import logging
 from sqlalchemy import select, update
 
 from bot.audit import audit
+from bot.metrics import SLA_BREACHES
 from bot.storage.db import retry_transient
 from bot.storage.models import Ticket
 from handoff.service import Effects, HandoffService
@@ -41,6 +42,7 @@ def evaluate(handoff: HandoffService, limit: int = 200) -> int:
             won += escalate(svc, int(ticket_id), str(tenant), int(level or 0))
         except Exception:
             log.exception("could not escalate ticket %s", ticket_id)
+    SLA_BREACHES.inc(won)
     return won
 
 

@@ -1,0 +1,39 @@
+"""The knowledge service's metrics: answers and abstentions as they are given, the answer cache and the
+service's own counters (degraded retrieval, LLM and judge outcomes) read at scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily
+
+from bot.metrics import KB_ANSWERS, register_collector
+from knowledge.service import KnowledgeService
+
+# the names KnowledgeService.metrics counts besides answers (bounded: written in code, never from input)
+EVENTS = ("degraded_vector_down", "degraded_keyword_down", "llm_ok", "llm_error", "llm_timeout", "judge_pick",
+          "judge_none", "judge_error", "lowconf_recorded")  # fmt: skip
+
+
+def observe_answer(abstained: bool, cached: bool) -> None:
+    KB_ANSWERS.labels("abstained" if abstained else "answered", "true" if cached else "false").inc()
+
+
+def families(svc: KnowledgeService) -> Iterator[Any]:
+    cache = svc.__dict__.get("cache")  # not built yet: nothing looked up
+    lookups = CounterMetricFamily("csbot_kb_cache_lookups", "Answer cache lookups: lru_hit, redis_hit, miss, "
+                                  "redis_error", labels=["result"])  # fmt: skip
+    for result, n in sorted((cache.stats if cache is not None else {}).items()):
+        lookups.add_metric([result], n)
+    yield lookups
+    events = CounterMetricFamily("csbot_kb_events", "Knowledge service events (degraded retrieval, LLM and "
+                                 "judge outcomes, low-confidence questions recorded)", labels=["event"])  # fmt: skip
+    for name, n in sorted(svc.metrics.items()):
+        if name in EVENTS:
+            events.add_metric([name], n)
+    yield events
+
+
+def register(svc: KnowledgeService) -> None:
+    register_collector("knowledge", lambda: families(svc))
