@@ -23,6 +23,7 @@ from bot.files.service import FileService
 from bot.files.web import file_route
 from bot.orders import create_order_service
 from bot.ratelimit import Rate, create_rate_limiter
+from bot.safety import create_filter
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
 from bot.users import UserService
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         # a shared database may have other instances opening sessions this process never sees
         live = MemoryLiveSessions(trust_none=False)
     kwargs = {"clock": clock} if clock else {}
-    svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, live=live, **kwargs)  # type: ignore[arg-type]
+    svc = HandoffService(db, presence, cfg, customer or relay, hub.notify, live=live, safety=create_filter(settings),
+                         **kwargs)  # type: ignore[arg-type]
     # message search reads the archiver's index (it never writes it: one writer per tantivy index)
     search = MessageSearch(create_message_index(settings), db, cipher_from_settings(settings))
 

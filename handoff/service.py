@@ -19,6 +19,9 @@ from sqlalchemy import select
 
 from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.ids import new_id
+from bot.safety import REVIEW, ContentFilter, Verdict, default_filter
+from bot.safety.agent import agent_incident, refusal
+from bot.safety.record import record
 from bot.security import Principal
 from bot.storage.db import Database, retry_transient
 from bot.storage.models import Session, User
@@ -69,9 +72,11 @@ class Effects:
 class HandoffService:
     def __init__(self, db: Database, presence: PresenceStore, config: HandoffConfig, customer: CustomerChannel,
                  notify: Callable[[set[tuple[str, int | None]]], None] = lambda who: None,
-                 clock: Callable[[], float] = time.time, live: LiveSessions | None = None) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, live: LiveSessions | None = None,
+                 safety: ContentFilter | None = None) -> None:  # fmt: skip
         self.db, self.presence, self.cfg, self.customer, self.notify, self.clock = (
             db, presence, config, customer, notify, clock)  # fmt: skip
+        self.safety = safety or default_filter()  # agents' lines (bot.safety); the app passes the configured one
         self.live: LiveSessions = live or MemoryLiveSessions()
         self.outbox = Outbox(self._say_line)  # rationed channels: quick lines merged (handoff.outbox)
         self.live_warmed_at = 0.0
@@ -323,11 +328,18 @@ class HandoffService:
             raise InvalidInput("image_url must be an http(s) URL")
         if file is not None and file.is_image:
             image_url, file = file.url, None  # an image is shown as one wherever a URL image is
+        verdict = self.safety.check(text, who.tenant_id) if text else None
+        if verdict is not None and verdict.blocked:
+            self._refuse(who, session_id, verdict)
+            raise refusal(verdict)
+        text = verdict.text if verdict is not None else text  # masked words as ＊
         now, fx = self.clock(), Effects()
         with self.db.session() as db:
             s = self._mine(db, who, session_id, write=True)
             if d.CODE_STATE[s.session_state] not in (State.ACTIVE, State.WARNING) or s.agent_id != who.user_id:
                 raise IllegalTransition("only the agent in charge of an active session can write to it")
+            if verdict is not None and verdict.action == REVIEW:  # delivered, and flagged in the same transaction
+                record(db, agent_incident(who, session_id, verdict))
             extra = {"image_url": image_url} if image_url else file.message_fields() if file else {}
             if client_id:
                 extra["client_id"] = client_id
@@ -383,6 +395,13 @@ class HandoffService:
             if self.deliver(fx):
                 msg["warning"] = UNDELIVERED
         return msg
+
+    @retry_transient
+    def _refuse(self, who: Principal, session_id: int, verdict: Verdict) -> None:
+        """Audit a refused agent line; another's session is a 404/403 first (nothing audited against it)."""
+        with self.db.session() as db:
+            self._mine(db, who, session_id, write=True)
+            record(db, agent_incident(who, session_id, verdict))
 
     def _say_line(self, conversation: str, line: Line) -> bool:
         fx = Effects(customer=[("say", conversation, (line.text, None, line.agent, line.image, line.custom))])
