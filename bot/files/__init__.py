@@ -19,6 +19,10 @@ class FileStore(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
 
+    def delete(self, key: str) -> bool:
+        """Remove the file (a customer's erasure request); False if there was none."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -36,5 +36,12 @@ class LocalFileStore:
         except (FileNotFoundError, ValueError):
             return None
 
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def close(self) -> None:
         pass

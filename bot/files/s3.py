@@ -42,5 +42,17 @@ class S3FileStore:
             return None
         return bytes(obj["Body"].read())
 
+    def delete(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:  # S3 deletes silently: ask first so the count says what was there
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        return True
+
     def close(self) -> None:
         self.client.close()
