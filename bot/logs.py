@@ -70,6 +70,8 @@ def configure_logging(service: str, level: int | str | None = logging.WARNING) -
         handler.addFilter(f)
     root = logging.getLogger()
     for old in list(root.handlers):
+        if level is None and old.level > handler.level:
+            handler.setLevel(old.level)  # the level a replaced handler let through (Rasa's coloredlogs: INFO)
         root.removeHandler(old)
     root.addHandler(handler)
     if level is not None:

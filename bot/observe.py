@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import tracing
-from bot.logs import REQUEST_ID_HEADER, accept_request_id, request_id
+from bot.logs import REQUEST_ID_HEADER, new_request_id, request_id, valid_request_id
 from bot.metrics import UNMATCHED, MetricsConfig, exposition, observe_http
 from bot.settings import Settings
 
@@ -53,7 +53,8 @@ class Observe:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
-        rid = accept_request_id(headers.get("x-request-id"))
+        rid = valid_request_id(headers.get("x-request-id")) or new_request_id()
+        token = request_id.set(rid)
         # the router rewrites root_path while it descends into mounts: match on what came in
         original = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""),
                     "method": scope["method"]}  # fmt: skip
@@ -78,7 +79,7 @@ class Observe:
         finally:
             if self.metrics:
                 observe_http(scope["method"], route, status, time.perf_counter() - started)
-            request_id.set("-")
+            request_id.reset(token)
 
 
 def metrics_route(config: MetricsConfig) -> Route:
