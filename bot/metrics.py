@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 CHANNELS = ("rest", "socketio", "wechat", "wecom_kf")
 UNMATCHED = "<unmatched>"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 HTTP_REQUESTS = Counter("csbot_http_requests_total", "HTTP requests answered, by route template and status",
                         ["method", "route", "status"])  # fmt: skip
@@ -42,15 +41,6 @@ MESSAGES = Counter("csbot_messages_total", "Conversation messages: in from custo
                    ["channel", "direction", "sender"])  # fmt: skip
 TURN_SECONDS = Histogram("csbot_turn_duration_seconds", "Rasa: from a customer message received to the replies "
                          "sent on its channel", ["channel"], buckets=LATENCY_BUCKETS)  # fmt: skip
-KB_ANSWERS = Counter("csbot_kb_answers_total", "Knowledge answers given to the assistant (abstained: no confident "
-                     "answer), and whether the answer cache served them", ["outcome", "cached"])  # fmt: skip
-HANDOFF_QUEUE_WAIT = Histogram("csbot_handoff_queue_wait_seconds", "From asking for a person to an agent taking "
-                               "the chat (a chat put back in the queue counts from its first request)",
-                               buckets=WAIT_BUCKETS)  # fmt: skip
-HANDOFF_ASSIGNMENT = Histogram("csbot_handoff_assignment_seconds", "One assignment pass (offering waiting chats "
-                               "to agents)", buckets=LATENCY_BUCKETS)  # fmt: skip
-SLA_BREACHES = Counter("csbot_ticket_sla_breaches_total", "Tickets escalated for a missed SLA deadline (each "
-                       "breach once across instances)")  # fmt: skip
 
 
 def bounded(value: str | None, allowed: Iterable[str], other: str = "other") -> str:

@@ -15,12 +15,12 @@ from sqlalchemy import func, select, update
 
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.ids import new_id
-from bot.metrics import HANDOFF_ASSIGNMENT, HANDOFF_QUEUE_WAIT
 from bot.security import Principal
 from bot.storage.db import retry_transient
 from bot.storage.models import Session, User
 from handoff import domain as d
 from handoff import repository as repo
+from handoff.metrics import ASSIGNMENT, QUEUE_WAIT
 from handoff.models import Offer
 from handoff.notify import notify_due
 from handoff.policy import AgentView, choose_agent
@@ -52,7 +52,7 @@ def agent_views(svc: HandoffService, db: Any, tenant_id: str, now: float) -> lis
                       float(last.get(u.user_id) or 0.0), u.user_id in offering) for u in users]  # fmt: skip
 
 
-@HANDOFF_ASSIGNMENT.time()
+@ASSIGNMENT.time()
 @retry_transient
 def assign_pass(svc: HandoffService, tenant_id: str) -> int:
     """Offer every waiting session that has no pending offer to the best eligible agent. Returns the number of
@@ -101,7 +101,7 @@ def _claim(svc: HandoffService, db: Any, fx: Effects, s: Session, agent_id: int,
                .values(status=Offer.WITHDRAWN))  # fmt: skip
     svc._transition(db, fx, s, Event.AGENT_ASSIGNED, now, actor, {"agent_id": str(agent_id)}, agent_id=agent_id,
                     assigned_at=now, target_agent_id=None)  # fmt: skip
-    HANDOFF_QUEUE_WAIT.observe(max(0.0, now - float(s.queued_at or now)))
+    QUEUE_WAIT.observe(max(0.0, now - float(s.queued_at or now)))
 
 
 @retry_transient

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import Counter
 from prometheus_client.core import CounterMetricFamily
 
-from bot.metrics import KB_ANSWERS, register_collector
+from bot.metrics import register_collector
 from knowledge.service import KnowledgeService
 
 # the names KnowledgeService.metrics counts besides answers (bounded: written in code, never from input)
@@ -16,8 +17,12 @@ EVENTS = ("degraded_vector_down", "degraded_keyword_down", "llm_ok", "llm_error"
           "judge_none", "judge_error", "lowconf_recorded")  # fmt: skip
 
 
+ANSWERS = Counter("csbot_kb_answers_total", "Knowledge answers given to the assistant (abstained: no confident "
+                  "answer), and whether the answer cache served them", ["outcome", "cached"])  # fmt: skip
+
+
 def observe_answer(abstained: bool, cached: bool) -> None:
-    KB_ANSWERS.labels("abstained" if abstained else "answered", "true" if cached else "false").inc()
+    ANSWERS.labels("abstained" if abstained else "answered", "true" if cached else "false").inc()
 
 
 def families(svc: KnowledgeService) -> Iterator[Any]:

@@ -15,9 +15,9 @@ import logging
 from sqlalchemy import select, update
 
 from bot.audit import audit
-from bot.metrics import SLA_BREACHES
 from bot.storage.db import retry_transient
 from bot.storage.models import Ticket
+from handoff.metrics import SLA_BREACHES
 from handoff.service import Effects, HandoffService
 from handoff.tickets import policy
 from handoff.tickets.service import TicketService, tickets_of
