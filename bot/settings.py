@@ -96,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
     "message_search": {"type": "tantivy"},
     # knowledge-service tuning (chunking, gating thresholds, answer cache); parsed by knowledge.config
     "knowledge": {},
+    # privacy requests and retention (bot/privacy): conversations quiet for retention_days (0: kept) are purged
+    # by the archive process daily after purge_hour (local time in timezone)
+    "privacy": {"retention_days": 0, "purge_hour": 3, "timezone": "Asia/Shanghai"},
     # content safety on customers' and agents' lines (bot/safety): the shipped word list plus files, words, allow,
     # per tenant under tenants; http (a cloud API: url, api_key, timeout, on_error); off
     "safety": {"type": "wordlist"},

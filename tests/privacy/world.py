@@ -202,8 +202,10 @@ class World:
                 (Ticket, ("created_at", "updated_at"), (Ticket.ticket_id == seeded.ticket_id,)),
                 (KbLowConfidence, ("created_at",), (KbLowConfidence.conversation_id == conv,)),
             ):  # fmt: skip
-                s.execute(update(model).where(*where).values({c: getattr(model, c) - delta for c in cols})
-                          .execution_options(synchronize_session=False))  # fmt: skip
+                for row in s.scalars(sa.select(model).where(*where)):  # in Python: SQLite keeps datetimes as text
+                    for c in cols:
+                        if getattr(row, c) is not None:
+                            setattr(row, c, getattr(row, c) - delta)
             s.execute(update(AgentFeed).where(AgentFeed.session_id == sid).values(at=AgentFeed.at - secs))
             s.execute(update(SessionEvent).where(SessionEvent.session_id == sid).values(at=SessionEvent.at - secs))
             s.execute(update(DeadLetter).where(DeadLetter.body.like(f'%"key":"{conv}"%'))
