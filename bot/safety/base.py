@@ -42,7 +42,7 @@ def label(category: str | None) -> str:
     return CATEGORIES[category][0] if category in CATEGORIES else (category or "")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs 4x as much to build, once per message
 class Verdict:
     """What a filter decided about one message.
 

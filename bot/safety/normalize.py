@@ -3,7 +3,8 @@ put between the characters of a word to slip it past a filter (spaces, punctuati
 so 加 微 信、加-微-信、加ｖｘ all read as 加微信 / 加vx.
 
 One ``str.translate`` (C speed) for the common case; the position map that masking needs is computed only for
-the rare message that matched.
+the rare message that matched. The table is a list indexed by code point, not a dict: translate then indexes
+instead of hashing, ~40% less time per message (bench/safety_bench.py).
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ def _table() -> dict[int, int | None]:
 
 
 TABLE = _table()
+FAST: list[int | None] = list(range(0x10000))  # the same mapping; code points past it are kept as they are
+for _code, _to in TABLE.items():
+    FAST[_code] = _to
 
 
 def normalize(text: str) -> str:
-    return text.translate(TABLE)
+    return text.translate(FAST)
 
 
 def positions(text: str) -> list[int]:

@@ -81,6 +81,13 @@ def test_a_review_word_goes_on_unchanged_but_masked_for_the_record() -> None:
     assert v.text == "能加我微信吗，＊＊" and v.masked_text == "能＊＊＊＊吗，＊＊"
 
 
+def test_emoji_and_lone_surrogates_neither_break_matching_nor_masking() -> None:
+    v = default_filter().check("😀sb😀加微信刷单", "default")  # characters past the BMP before the words
+    assert v.blocked and v.masked_text == "😀＊＊😀＊＊＊＊＊"
+    assert default_filter().check("\ud800你好", "default").action == PASS  # JSON may carry one; no exception
+    assert default_filter().check("出售\ud800枪支", "default").action == BLOCK
+
+
 def test_normalize_folds_width_case_and_separators() -> None:
     assert normalize("Ａｂ Ｃ１-２。加\u200b微*信") == "abc12加微信"
 
