@@ -70,3 +70,18 @@ def redis_db() -> Iterator[int]:
     yield db
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Milvus standalone server (PyPI ``milvus``) for the session, on a free port; yields its URI.
+    One per session: the package runs a single server per process."""
+    from milvus import default_server
+
+    default_server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
+    default_server.listen_port = free_port()
+    default_server.start()
+    try:
+        yield f"http://127.0.0.1:{default_server.listen_port}"
+    finally:
+        default_server.stop()

@@ -4,7 +4,6 @@ aliases; filter values are validated, never interpolated raw."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +18,6 @@ from knowledge.vectors.milvus import MilvusVectorStore
 def unit(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
     v = rng.standard_normal((n, dim)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from milvus import default_server
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    default_server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
-    default_server.listen_port = port
-    default_server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        default_server.stop()
 
 
 @pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.slow)])
