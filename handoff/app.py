@@ -37,6 +37,8 @@ from handoff.live import create_live
 from handoff.live.memory import MemoryLiveSessions
 from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
+from handoff.privacy import api as privacy_api
+from handoff.privacy import build_service as privacy_service
 from handoff.relay import RasaRelay
 from handoff.reports import api as reports_api
 from handoff.reports import web as reports_web
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
                          **kwargs)  # type: ignore[arg-type]
     # message search reads the archiver's index (it never writes it: one writer per tantivy index)
     search = MessageSearch(create_message_index(settings), db, cipher_from_settings(settings))
+    privacy = privacy_service(settings, db=db, live=live)  # customers' access and erasure requests (admin)
 
     async def run_tick() -> None:
         while True:
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
         await knowledge.aclose()
         files.close()
         search.index.close()
+        privacy.close()
         if hasattr(orders, "aclose"):  # a plugged-in adapter may hold nothing to close
             await orders.aclose()
         db.dispose()
@@ -144,6 +148,7 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
                                     *reports_api.routes(db, cfg.timezone, auth, per_user, svc.clock),
                                     *tickets_api.routes(svc, relay, auth, per_user, settings.raw.get("tickets"))]),
         Mount("/internal", routes=internal_api.routes(svc, auth, files)),
+        Mount("/api/admin/privacy", routes=privacy_api.routes(privacy, settings.default_tenant, auth, per_user)),
         *inbox_web.routes(),
         *reports_web.routes(),
         *search_api.page_routes(),
