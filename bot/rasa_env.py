@@ -17,6 +17,7 @@ from bot.settings import Settings, home_secret
 
 MODEL_NAME = "csbot"
 WINDOWED_SQL_STORE = "channels.tracker_store.WindowedSQLTrackerStore"
+SEALED_REDIS_STORE = "channels.redis_tracker_store.SealedRedisTrackerStore"  # conversations sealed at rest
 ATOMIC_REDIS_LOCK_STORE = "channels.lock_store.AtomicRedisLockStore"
 HANDOFF_BROKER = "channels.event_broker.HandoffEventBroker"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
@@ -163,7 +164,7 @@ def tracker_store_config(settings: Settings) -> dict[str, Any]:
             conf["password"] = u.password
         return conf
     if b.type == "redis":
-        return {"type": "redis", **_redis_options(b.options, default_db=0)}
+        return {"type": SEALED_REDIS_STORE, **_redis_options(b.options, default_db=0)}
     return {"type": b.type, **dict(b.options)}
 
 

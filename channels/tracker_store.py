@@ -20,6 +20,10 @@ Configure in endpoints.yml (``csbot run`` does it for the default SQL store)::
 
 With ``outbox: true`` every customer, bot and agent line it stores is appended to ``cs_outbox`` in the same
 transaction (``channels.archive_feed``): the archive's source, as durable as the tracker itself.
+
+Each event's ``data`` is sealed at rest (AES-256-GCM, ``enc:v1:<key id>:<base64>``, bound to the sender id:
+``bot.storage.sealed.TRACKER_EVENTS``) with the key from the home's settings; ``type_name``, ``timestamp``,
+``intent_name`` and ``action_name`` stay plain because Rasa queries them. Rows written before read as they are.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.crypto import INFO_KEY, SealError, cipher_from_settings
+from bot.storage.sealed import TRACKER_EVENTS
+
 log = logging.getLogger(__name__)
 
 # Events before the window that change state a policy or form can see.
@@ -47,26 +54,44 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self.window_turns = max(2, int(window_turns))
         self.default_tenant = "default"
         self.outbox = bool(outbox)
+        from bot.settings import load_settings
+
+        settings = load_settings()
+        self.cipher = cipher_from_settings(settings)
         if self.outbox:
             from bot.events.table import metadata
             from bot.ids import ensure_worker
-            from bot.settings import load_settings
 
-            settings = load_settings()
             self.default_tenant = settings.default_tenant
             ensure_worker(settings)  # this process's own Snowflake worker id, leased now, not mid-transaction
             metadata.create_all(self.engine, checkfirst=True)
+        import sqlalchemy as sa
+
         if self.engine.dialect.name == "sqlite":
             # Rasa opens a new SQLite connection per query (NullPool); each close checkpoints the WAL. Keep a
             # small pool instead: the event loop is one thread, so one connection is enough.
-            import sqlalchemy as sa
             from sqlalchemy.pool import QueuePool
 
             url = self.engine.url
             self.engine.dispose()
             self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=4,
                                            connect_args={"check_same_thread": False})  # fmt: skip
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        # the sessions carry the cipher: the outbox rows they write are sealed with it (bot.events.outbox)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine, info={INFO_KEY: self.cipher})
+
+    def _sealed(self, sender_id: str, data: dict[str, Any]) -> str:
+        return str(TRACKER_EVENTS.seal(self.cipher, json.dumps(data, ensure_ascii=False), {"sender_id": sender_id}))
+
+    def _events(self, sender_id: str, rows: list[Any]) -> list[dict[str, Any]]:
+        """The stored events' data, opened. One that does not open (its key was removed before the re-seal job
+        moved it) is left out and logged: the conversation goes on without it rather than failing every turn."""
+        out = []
+        for r in rows:
+            try:
+                out.append(json.loads(TRACKER_EVENTS.open(self.cipher, r.data, {"sender_id": sender_id})))
+            except SealError as exc:
+                log.error("a stored event of a conversation does not open (%s); left out", exc)
+        return out
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
@@ -88,23 +113,35 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             data = self.SQLEvent.data  # the column only: no ORM object per event
             state_rows = query.filter(self.SQLEvent.id < boundary,
                                       self.SQLEvent.type_name.in_(STATE_EVENTS)).with_entities(data).all()  # fmt: skip
-            window = [json.loads(r.data) for r in query.filter(self.SQLEvent.id >= boundary).with_entities(data).all()]
+            window = self._events(sender_id, query.filter(self.SQLEvent.id >= boundary).with_entities(data).all())
 
-        prefix = self._state_snapshot([json.loads(r.data) for r in state_rows], first_window_row.timestamp)
+        prefix = self._state_snapshot(self._events(sender_id, state_rows), first_window_row.timestamp)
         tracker = DialogueStateTracker.from_dict(sender_id, prefix + window, self.domain.slots)
         setattr(tracker, WINDOW_ATTR, (len(prefix), len(window)))
         return tracker
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
+        """Rasa's ``_retrieve`` (``retrieve_full_tracker``, the HTTP API's whole history), opening the events."""
+        if not fetch_events_from_all_sessions:
+            return await self._retrieve_whole(sender_id)
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=True)
+            events = self._events(sender_id, query.with_entities(self.SQLEvent.data).all())
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots) if self.domain and events \
+            else None  # fmt: skip
 
     async def _retrieve_whole(self, sender_id: str) -> DialogueStateTracker | None:
         """Rasa's own ``_retrieve``, reading the ``data`` column only: building an ORM object for each event was
         ~20% of a relayed message's CPU (py-spy, 50 handoff chats)."""
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-            events = [json.loads(r.data) for r in query.with_entities(self.SQLEvent.data).all()]
-        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots) if self.domain and events \
-            else None  # fmt: skip
-        if tracker is not None:  # every loaded event is stored: saving needs no COUNT query
-            setattr(tracker, WINDOW_ATTR, (0, len(tracker.events)))
+            rows = query.with_entities(self.SQLEvent.data).all()
+        if not self.domain or not rows:
+            return None
+        # stored rows that did not open still make a tracker that knows where it stands: Rasa's COUNT of stored
+        # rows would otherwise count them and skip as many new events when saving
+        tracker = DialogueStateTracker.from_dict(sender_id, self._events(sender_id, rows), self.domain.slots)
+        setattr(tracker, WINDOW_ATTR, (0, len(tracker.events)))  # every loaded event is stored: no COUNT query
         return tracker
 
     def _state_snapshot(self, state_events: list[dict[str, Any]], timestamp: float) -> list[dict[str, Any]]:
@@ -129,14 +166,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         return [e.as_dict() for e in events]
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, plus the stored lines appended to the outbox in the same transaction."""
-        if not self.outbox:
-            await super().save(tracker)
-            return
-        from bot.events.outbox import publish
-        from bot.ids import new_id
-        from channels.archive_feed import messages_of
-
+        """Rasa's save with each event's data sealed, plus (``outbox``) the stored lines appended to the outbox in
+        the same transaction."""
         await self.stream_events(tracker)
         with self.session_scope() as session:
             events = [e.as_dict() for e in self._additional_events(session, tracker)]
@@ -144,9 +175,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id, type_name=data.get("event"), timestamp=data.get("timestamp"),
                     intent_name=(data.get("parse_data") or {}).get("intent", {}).get("name"),
-                    action_name=data.get("name"), data=json.dumps(data),
+                    action_name=data.get("name"), data=self._sealed(tracker.sender_id, data),
                 ))  # fmt: skip
-            publish(session, messages_of(tracker.sender_id, events, self.default_tenant, new_id))
+            if self.outbox:
+                from bot.events.outbox import publish
+                from bot.ids import new_id
+                from channels.archive_feed import messages_of
+
+                publish(session, messages_of(tracker.sender_id, events, self.default_tenant, new_id))
             session.commit()
 
     def _unsaved(self, tracker: DialogueStateTracker) -> list[Event] | None:

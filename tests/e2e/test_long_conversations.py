@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+
+from bot.crypto import cipher_from_settings
+from bot.settings import load_settings
+from bot.storage.sealed import TRACKER_EVENTS
 
 from ..platform import start_platform
 
@@ -42,12 +47,11 @@ def test_state_survives_the_window_and_history_is_complete(tmp_path: Path) -> No
         assert "改不了地址" in final  # the demo order has shipped: the form submitted and the shop refused
 
         db = p.home / "rasa_trackers.db"
+        cipher = cipher_from_settings(load_settings(p.env))  # the events are sealed at rest
         with sqlite3.connect(db) as conn:
-            users = [r[0] for r in conn.execute(
-                "SELECT json_extract(data, '$.text') FROM events WHERE sender_id = ? AND type_name = 'user' "
-                "ORDER BY id",
-                (s,),
-            )]  # fmt: skip
+            sealed = [r[0] for r in conn.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (s,))]  # fmt: skip
+            users = [json.loads(TRACKER_EVENTS.open(cipher, d, {"sender_id": s}))["text"] for d in sealed]
             stamps = [r[0] for r in conn.execute("SELECT timestamp FROM events WHERE sender_id = ? ORDER BY id", (s,))]
         assert users == sent  # every message stored once, in order; no synthetic events written back
         # the snapshot events are stamped just before the window start: written back, they would break the order
