@@ -10,6 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -17,7 +19,7 @@ from rich.console import Console
 
 from bot.errors import CsbotError
 from bot.privacy.retention import RetentionConfig
-from bot.privacy.service import Actor
+from bot.privacy.service import Actor, PrivacyService
 from bot.privacy.subject import subject_of
 from bot.settings import load_settings
 from handoff.privacy import build_service
@@ -28,6 +30,21 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 CUSTOMER = typer.Option(..., "--customer", help="The shop's customer id, or a conversation id (tenant:customer).")
 TENANT = typer.Option("", "--tenant", help="Tenant (default: tenant.default; a conversation id names its own).")
+
+
+@contextmanager
+def _service(settings: object) -> Iterator[PrivacyService]:
+    """The service over this home's stores; a database that is down or not migrated is one line, not a trace."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    svc = build_service(settings)
+    try:
+        yield svc
+    except (OperationalError, ProgrammingError) as exc:
+        raise CsbotError(f"the database is not ready (is it up, and migrated with `csbot db upgrade`?): "
+                         f"{str(exc.orig)[:200]}") from None
+    finally:
+        svc.close()
 
 
 def _actor() -> Actor:
@@ -43,11 +60,8 @@ def export(customer: str = CUSTOMER, tenant: str = TENANT,
     """Everything the platform holds of a customer, decrypted, as JSON."""
     s = load_settings()
     subject = subject_of(customer, tenant or None, s.default_tenant)
-    svc = build_service(s)
-    try:
+    with _service(s) as svc:
         data = svc.export(subject, _actor())
-    finally:
-        svc.close()
     if data is None:
         out.print(f"nothing found for customer {customer} in tenant {subject.tenant}")
         return
@@ -67,9 +81,8 @@ def erase(customer: str = CUSTOMER, tenant: str = TENANT,
           yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:  # fmt: skip
     """Erase a customer's data from every store. Safe to run again; a run that failed half-way finishes."""
     s = load_settings()
-    svc = build_service(s)
-    try:
-        subject = subject_of(customer, tenant or None, s.default_tenant)
+    subject = subject_of(customer, tenant or None, s.default_tenant)
+    with _service(s) as svc:
         if not yes:
             found, counts = svc.preview(subject)
             if counts:
@@ -78,8 +91,6 @@ def erase(customer: str = CUSTOMER, tenant: str = TENANT,
                           f"{shown}")  # fmt: skip
                 typer.confirm("Erase all of it? This cannot be undone", abort=True)
         report = svc.erase(subject, _actor())
-    finally:
-        svc.close()
     if not report.found:
         out.print(f"nothing found for customer {customer} in tenant {report.tenant}")
         return
@@ -100,11 +111,8 @@ def purge(dry_run: bool = typer.Option(False, "--dry-run", help="Count what woul
     keep = days or RetentionConfig.from_settings(s).retention_days
     if keep <= 0:
         raise CsbotError("retention is off (privacy.retention_days: 0); pass --days N to purge by hand")
-    svc = build_service(s)
-    try:
+    with _service(s) as svc:
         report = svc.purge(keep, _actor(), dry_run=dry_run, default_tenant=s.default_tenant)
-    finally:
-        svc.close()
     verb = "would remove" if dry_run else "removed"
     total = sum(report.conversations.values())
     out.print(f"{verb} {total} conversation(s) idle for more than {keep} days "
