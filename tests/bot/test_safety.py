@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -165,8 +166,6 @@ def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
     f = WordListFilter.from_options({"files": [str(words)], "reload_seconds": 0.05, "builtin": False})
     assert f.check("第一个词", "t").blocked and not f.check("第二个词", "t").blocked
     words.write_text("第二个词\n", encoding="utf-8")
-    import os
-
     os.utime(words, (time.time() + 5, time.time() + 5))  # a new mtime even on a coarse clock
     time.sleep(0.06)
     assert f.check("第二个词", "t").blocked and not f.check("第一个词", "t").blocked
@@ -340,3 +339,27 @@ def test_audit_rows_on_mariadb(mariadb_url: str) -> None:
         ("shop-a", 7, "safety.block", "handoff_session")  # fmt: skip
     assert row["detail"]["text"] == "＊＊＊＊，找我<手机号>" and row["detail"]["label"] == "赌博"
     db.dispose()
+
+
+# --- python -m bot.safety --------------------------------------------------------------------------------------
+
+
+def test_the_command_lints_lists_and_shows_verdicts(tmp_path: Path, home: Path, monkeypatch: Any,
+                                                     capsys: Any) -> None:  # fmt: skip
+    from bot.safety.__main__ import main
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("好词语\n操\n[赌博 burn]\n", encoding="utf-8")
+    assert main(["lint", str(BUILTIN)]) == 0
+    assert main(["lint", str(bad)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{bad}:2: a word needs at least two characters (not counting spaces and punctuation)",
+                   f"{bad}:3: unknown action 'burn' (expected mask, review, block, allow)"]  # fmt: skip
+    for key in [k for k in os.environ if k.startswith("CSBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CSBOT_HOME", str(home))
+    assert main(["check", "能加我微信吗"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["action"] == REVIEW and shown["label"] == "站外交易" and shown["masked_text"] == "能＊＊＊＊吗"
+    monkeypatch.setenv("CSBOT_SAFETY__TYPE", "nonsense")
+    assert main(["check", "x"]) == 2
