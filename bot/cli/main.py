@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 import typer
 from rich.console import Console
 
+from bot.cli.keys import keys_app
 from bot.errors import ConfigError, CsbotError
 from bot.settings import Settings, load_settings
 
@@ -26,6 +27,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Relational database migrations.
 app.add_typer(db_app, name="db")
 user_app = typer.Typer(no_args_is_help=True, help="Staff accounts: agents, supervisors, KB admins.")
 app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
 
 
 def settings() -> Settings:
