@@ -186,8 +186,9 @@ def document() -> dict[str, Any]:
             "latest; error says when the order system is down", obj, params=("session_id",))},
         "/api/agent/sessions/{session_id}/take": {"post": _op("Take a waiting session (supervisor: assign it with "
                                                               "agent_id)", SESSION, obj, ("session_id",))},
-        "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer", obj, text,
-                                                                  ("session_id",))},
+        "/api/agent/sessions/{session_id}/messages": {"post": _op("Write to the customer (422 when the content-safety "
+                                                                  "filter refuses the line: nothing stored or sent)",
+                                                                  obj, text, ("session_id",))},
         "/api/agent/files": {"post": {**_op(
             "Upload an image or PDF to send (raw body, ?name=). The type is judged by the bytes; images are "
             "re-encoded without metadata; 413 over files.max_mb", stored),
