@@ -22,6 +22,7 @@ from bot.metrics import UNMATCHED, MetricsConfig, exposition, observe_http
 from bot.settings import Settings
 
 _RID_HEADER = REQUEST_ID_HEADER.lower().encode()
+METRICS_PATH = "/metrics"
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str:
@@ -45,8 +46,11 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") 
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], metrics: bool = True) -> None:
-        self.app, self.routes, self.metrics = app, routes, metrics
+    """``scrape``: the ``/metrics`` route, called from here so that a service's own middleware (the demo shop's
+    API key) never stands in front of it; its token is the metrics token."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], scrape: Route | None = None) -> None:
+        self.app, self.routes, self.scrape = app, routes, scrape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # websockets live for hours: not a request latency
@@ -68,16 +72,17 @@ class Observe:
                 message["headers"] = [*message.get("headers", ()), (_RID_HEADER, rid.encode())]
             await send(message)
 
+        target = self.scrape if self.scrape is not None and scope["path"] == METRICS_PATH else self.app
         try:
             with tracing.server_span(scope["method"], headers) as span:
                 try:
-                    await self.app(scope, receive, send_with_id)
+                    await target(scope, receive, send_with_id)
                 finally:
                     route = route_template(self.routes, original)
                     if span is not None:
                         tracing.annotate(span, scope["method"], route, status)
         finally:
-            if self.metrics:
+            if self.scrape is not None:
                 observe_http(scope["method"], route, status, time.perf_counter() - started)
             request_id.reset(token)
 
@@ -88,7 +93,7 @@ def metrics_route(config: MetricsConfig) -> Route:
         media = headers.pop("Content-Type")
         return Response(body, status, headers=headers, media_type=media)
 
-    return Route("/metrics", metrics, methods=["GET"])
+    return Route(METRICS_PATH, metrics, methods=["GET"])
 
 
 def instrument(app: Any, service: str, settings: Settings) -> Any:
@@ -98,7 +103,8 @@ def instrument(app: Any, service: str, settings: Settings) -> Any:
     tracing.setup(settings.raw.get("tracing"), service)
     if not isinstance(app, Starlette):
         return app
-    if cfg.enabled:
-        app.router.routes.insert(0, metrics_route(cfg))
-    app.add_middleware(Observe, routes=app.router.routes, metrics=cfg.enabled)
+    scrape = metrics_route(cfg) if cfg.enabled else None
+    if scrape is not None:
+        app.router.routes.insert(0, scrape)
+    app.add_middleware(Observe, routes=app.router.routes, scrape=scrape)
     return app

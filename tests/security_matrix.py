@@ -144,7 +144,9 @@ ROUTES: tuple[R, ...] = (
     R("actions", "GET", "/actions", "actions"),
     # the demo shop's order API: only the action server
     R("orders", "GET", "/health", "public"),
-    R("archive", "GET", "/health", "public"),  # the archive process's only route (counters, no message text)
+    R("archive", "GET", "/health", "public"),  # the archive process's health (counters, no message text)
+    # Prometheus metrics on every service: open like /health unless metrics.token is set (docs/security.md)
+    *(R(s, "GET", "/metrics", "public") for s in ("rasa", "knowledge", "handoff", "actions", "orders", "archive")),
     R("orders", "GET", "/orders/250316084512367890?customer_id=u1001", "orders"),
     R("orders", "POST", "/orders/250316084512367890/cancel", "orders"),
     R("orders", "POST", "/orders/250316084512367890/address", "orders"),

@@ -132,6 +132,16 @@ def test_the_metrics_token_and_switching_metrics_off(env: dict[str, str]) -> Non
         instrument(Starlette(routes=[]), "test", load_settings({**env, "CSBOT_METRICS__TOKEN": "short"}))
 
 
+def test_metrics_are_answered_before_a_services_own_guard(settings: Settings) -> None:
+    from bot.orders.demo_server import create_app
+
+    shop = TestClient(instrument(create_app(key="the-shop-api-key"), "orders", settings))
+    assert shop.get("/orders/250316084512367890").status_code == 401  # the shop's API key still guards its API
+    assert shop.get("/metrics").status_code == 200
+    lines = [x for x in shop.get("/metrics").text.splitlines() if x.startswith("csbot_http_requests_total{")]
+    assert any('route="/orders/{order_id}",status="401"' in x for x in lines)
+
+
 def test_labels_from_outside_are_bounded() -> None:
     assert channel_label("rest") == "rest" and channel_label("socketio") == "socketio"
     assert channel_label("evil\nchannel") == "other" and channel_label(None) == "other"
