@@ -14,6 +14,8 @@ import secrets
 import sys
 from contextvars import ContextVar
 
+from bot.log_privacy import PiiFilter
+
 REQUEST_ID_HEADER = "X-Request-Id"
 FORMAT = "%(asctime)s %(levelname)-7s %(service)s [%(request_id)s] %(name)s: %(message)s"
 # short and safe: it is written into every log line and echoed in a response header
@@ -55,7 +57,7 @@ class RequestIdFilter(logging.Filter):
 
 def log_filters() -> list[logging.Filter]:
     """Every filter the platform's log handler applies, in order."""
-    return [RequestIdFilter()]
+    return [RequestIdFilter(), PiiFilter()]
 
 
 def configure_logging(service: str, level: int | str | None = logging.WARNING) -> logging.Handler:

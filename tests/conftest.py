@@ -85,3 +85,20 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{default_server.listen_port}"
     finally:
         default_server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """PII masked in every log line: the run fails if a log file it produced holds a phone number the tests use
+    (tests/log_check.py)."""
+    from tests.log_check import leaks, phones_in_tests
+
+    factory = getattr(session.config, "_tmp_path_factory", None)  # where every tmp_path of this run lives
+    found = leaks(factory.getbasetemp(), phones_in_tests(REPO / "tests")) if factory is not None else []
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"PII in the logs of this run ({len(found)} lines):", red=True)
+            for line in found[:50]:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -271,6 +271,9 @@ def _lease_worker_id() -> None:
 
 
 def main() -> None:
+    from bot.log_privacy import install_pii_filter
+
+    install_pii_filter()  # commands log through the last-resort handler: PII masked there too
     _register_plugins()
     _lease_worker_id()
     try:
