@@ -26,10 +26,13 @@ from bot.events.stream import create_consumer
 from bot.metrics import register_collector
 from bot.settings import Settings
 from bot.storage.db import Database
+from bot.web import Auth
+from handoff.archive import forget
 from handoff.archive import metrics as archive_metrics
 from handoff.archive.archiver import GROUP, Archiver
 from handoff.archive.indexer import GROUP as INDEX_GROUP
 from handoff.archive.indexer import Indexer
+from handoff.privacy.daily import idle, retention_job
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
@@ -87,6 +90,10 @@ def create_app(settings: Settings) -> Starlette:
             relay = KafkaRelay(settings)
             parts["relay"] = relay
             loops.append(Loop("stream-relay", relay.run_once))
+        retention = retention_job(settings, db, parts.get("index"))  # privacy.retention_days > 0: purged daily here
+        if retention is not None:
+            parts["privacy"] = retention.service
+            loops.append(Loop("privacy-retention", idle, retention.run_once))
 
     async def health(request: Request) -> JSONResponse:
         archiver: Archiver | None = parts.get("archiver")
@@ -111,11 +118,13 @@ def create_app(settings: Settings) -> Starlette:
             lp.stop.set()
         for lp in loops:
             lp.thread.join(timeout=10)
-        for name in ("relay", "consumer", "index_consumer", "index"):
+        for name in ("relay", "consumer", "index_consumer", "privacy", "index"):
             part = parts.get(name)
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.close()
         db.dispose()
 
-    return Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+    # a privacy erase elsewhere asks this process, the index's one writer, to delete (handoff.privacy.search)
+    forget_routes = forget.routes(lambda: parts.get("index"), Auth(settings.keyring))
+    return Starlette(routes=[Route("/health", health), *forget_routes], lifespan=lifespan)

@@ -27,5 +27,6 @@ def retention_job(settings: Any, db: Database, index: Any = None) -> RetentionJo
                         owner=f"{socket.gethostname()}:{os.getpid()}")  # fmt: skip
 
 
-def idle() -> None:
+def idle() -> int:
     time.sleep(IDLE_SECONDS)
+    return 0

@@ -190,7 +190,9 @@ class World:
             index.close()
 
     def age(self, seeded: Seeded, days: float) -> None:
-        """Move every record of the conversation ``days`` into the past (what months of quiet look like)."""
+        """Move every record of the conversation ``days`` into the past (what months of quiet look like); its
+        lines still on the stream are archived first, as the archive process would have long since."""
+        self.read_stream()
         secs, delta = days * 86400, dt.timedelta(days=days)
         t, conv, sid = seeded.tenant, seeded.conversation, seeded.session_id
         with self.db.session() as s:
