@@ -33,10 +33,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from channels.redis_tracker_store import SealedRedisTrackerStore
+
 conf, chats = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-store = RedisTrackerStore(Domain.empty(), host=conf["url"], port=conf["port"], db=conf["db"],
-                          key_prefix=conf["key_prefix"])
+options = dict(host=conf["url"], port=conf["port"], db=conf["db"], key_prefix=conf["key_prefix"])
+sealed, plain = SealedRedisTrackerStore(Domain.empty(), **options), RedisTrackerStore(Domain.empty(), **options)
 for conv, at in chats:
+    store = plain if conv == "u1001" else sealed  # the visitor's written before sealing was configured
     t = DialogueStateTracker(conv, [])
     t.update(UserUttered("我的电话 %s" % conf["phone"], timestamp=at))
     t.update(BotUttered("好的，已记下", timestamp=at + 1))
@@ -68,9 +71,11 @@ def test_redis_trackers_buckets_and_live_keys(env: dict[str, str], privacy_redis
              ("default:u3003", now - 40 * 86400)]  # fmt: skip
     conf = {**tracker_store_config(settings), "phone": PHONE}
     subprocess.run([str(RASA_PYTHON), "-c", SAVE, json.dumps(conf), json.dumps(chats)], check=True, timeout=300,
-                   cwd=Path(REPO), capture_output=True)  # fmt: skip
+                   cwd=Path(REPO), capture_output=True, env={**env, "PYTHONPATH": str(REPO)})  # fmt: skip
     r = redis.Redis.from_url(url, decode_responses=True)
     assert len(r.keys("csbot:tracker:*")) == 5
+    assert str(r.get("csbot:tracker:default:u1001")).startswith("enc:v1:")
+    assert PHONE in str(r.get("csbot:tracker:u1001"))  # the plain one
 
     async def chatted() -> None:  # what the gateway's per-conversation limit leaves in Redis
         limiter = create_rate_limiter(settings.backend("rate_limit"))

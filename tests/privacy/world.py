@@ -27,6 +27,7 @@ from bot.security import Principal
 from bot.settings import Settings
 from bot.storage.db import Database, make_engine
 from bot.storage.models import DeadLetter, Message, Session, Ticket, TicketComment, User
+from bot.storage.sealed import TRACKER_EVENTS
 from handoff import assignment as a
 from handoff.archive.archiver import Archiver
 from handoff.archive.indexer import Indexer
@@ -80,13 +81,17 @@ class World:
 
     # --- the stores, as production writes them ---------------------------------------------------------
     def tracker(self, conv: str, at: float, *extra: dict[str, Any]) -> None:
-        """What Rasa's tracker store writes for a short chat (one JSON event per row)."""
+        """What Rasa's tracker store writes for a short chat (one JSON event per row): the first row as written
+        before sealing, the others sealed as ``channels.tracker_store`` writes them now."""
         rows = [{"event": "user", "text": f"我要退货，电话{PHONE}", "timestamp": at,
                  "parse_data": {"intent": {"name": "return_goods"}}},
                 {"event": "bot", "text": "好的，请提供订单号", "timestamp": at + 1}, *extra]  # fmt: skip
+        cipher = cipher_from_settings(self.settings)
+        data = [json.dumps(e, ensure_ascii=False) for e in rows]
+        data[1:] = [TRACKER_EVENTS.seal(cipher, d, {"sender_id": conv}) for d in data[1:]]
         with self.trackers.begin() as conn:
             conn.execute(events.insert(), [{"sender_id": conv, "type_name": e["event"], "timestamp": e["timestamp"],
-                                            "data": json.dumps(e, ensure_ascii=False)} for e in rows])  # fmt: skip
+                                            "data": d} for e, d in zip(rows, data, strict=True)])  # fmt: skip
 
     def stream(self, tenant: str, conv: str, customer: str, at: float, file_url: str) -> None:
         """Lines on the stream, archived and indexed by the real readers; one more left unread in the outbox."""
