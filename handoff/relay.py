@@ -73,7 +73,11 @@ class RasaRelay:
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
             agent: dict[str, Any] | None = None, image: str | None = None,
-            custom: dict[str, Any] | None = None, line_id: str | None = None) -> None:  # fmt: skip
+            custom: dict[str, Any] | None = None, line_id: str | None = None,
+            again: bool = False) -> None:  # fmt: skip
+        """``again``: the line may have arrived already (the agent's request is repeated); look first."""
+        if again and line_id and self._has_line(conversation_id, line_id):
+            return
         event: dict[str, Any] = {"event": "bot", "text": text or None, "metadata": {"handoff": True}}
         if agent:
             event["metadata"]["agent"] = agent

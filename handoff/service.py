@@ -53,7 +53,8 @@ class CustomerChannel(Protocol):
 
     def say(self, conversation_id: str, text: str, buttons: list[dict[str, str]] | None = None,
             agent: dict[str, Any] | None = None, image: str | None = None,
-            custom: dict[str, Any] | None = None, line_id: str | None = None) -> None: ...  # fmt: skip
+            custom: dict[str, Any] | None = None, line_id: str | None = None,
+            again: bool = False) -> None: ...  # fmt: skip
 
     def resume(self, conversation_id: str) -> None: ...
 
@@ -391,7 +392,7 @@ class HandoffService:
         if not rationed and not body.get("undelivered"):
             agent = {"id": str(who.user_id), "name": who.name}
             fx = Effects(customer=[("say", conversation, (body.get("text") or "", None, agent,
-                                                          body.get("image_url"), None, str(line.msg_id)))])
+                                                          body.get("image_url"), None, str(line.msg_id), True))])
             if self.deliver(fx):
                 msg["warning"] = UNDELIVERED
         return msg

@@ -30,7 +30,7 @@ class Customers:
     lines: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
     def say(self, conversation_id: str, text: str, buttons: Any = None, agent: Any = None, image: Any = None,
-            custom: Any = None, line_id: str | None = None) -> None:  # fmt: skip
+            custom: Any = None, line_id: str | None = None, again: bool = False) -> None:  # fmt: skip
         line = {"text": text, "buttons": buttons, "agent": agent, "image": image, "custom": custom}
         self.lines.setdefault(conversation_id, []).append(("say", line))
 
