@@ -85,7 +85,8 @@ def open_text(cipher: Cipher, value: str, aad: bytes) -> str:
         return value
     key_id, _, b64 = value[len(PREFIX):].partition(":")
     try:
-        blob = base64.b64decode(b64, validate=True)
+        # not validate=True: its regex cost as much as the decryption; a damaged blob fails the GCM tag anyway
+        blob = base64.b64decode(b64)
         return cipher.open(key_id, blob, aad).decode()
     except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
         raise SealError("sealed text is not in the enc:v1 form") from None
