@@ -8,6 +8,9 @@
 * ``cs_left_message``: what a customer left when nobody could take the chat, for the tickets capability.
 * ``cs_handoff_line``: the working transcript of handoff sessions (what the inbox shows; migration 0007 moved it
   out of ``cs_message``, which is now the archive the event stream fills).
+
+What people wrote (``cs_handoff_line.content``, ``cs_left_message.text``, ``cs_agent_feed.payload``) is sealed at
+rest and opened on load (``bot.storage.sealed``): code reading these models sees plaintext.
 """
 
 from __future__ import annotations
