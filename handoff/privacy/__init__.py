@@ -19,6 +19,7 @@ from bot.privacy.base import PersonalData
 from bot.privacy.files import FilesStore
 from bot.privacy.service import PrivacyService
 from bot.privacy.stores.accounts import AccountStore
+from bot.privacy.stores.incidents import SafetyIncidents
 from bot.privacy.stores.outbox import OutboxStore
 from bot.privacy.stores.parked import ParkedStore
 from bot.storage.db import Database, make_engine
@@ -63,6 +64,7 @@ def stores(settings: Any, db: Database, index: Any = None, live: Any = None) -> 
         LowConfidenceStore(db),
         AccountStore(db),
         ParkedStore(db, settings.default_tenant),
+        SafetyIncidents(db),
     ]  # fmt: skip
     if settings.backend("rate_limit").type == "redis":
         from bot.privacy.stores.ratelimits import RateLimitKeys

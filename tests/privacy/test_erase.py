@@ -16,7 +16,7 @@ from bot.storage.models import AuditLog
 from handoff.domain import CustomerRef
 from handoff.privacy import build_service
 
-from .world import PHONE, World
+from .world import PHONE, REDACTED, World
 
 ADMIN = Actor("admin", 1)
 
@@ -35,7 +35,8 @@ def test_export_shows_everything_and_erase_removes_it_and_nothing_else(world: Wo
         assert {c["id"]: c["anonymous"] for c in data["conversations"]} == {"default:u1001": False, "u1001": True}
         stores = data["stores"]
         assert set(stores) >= {"outbox", "files", "search_index", "archive", "trackers", "tickets", "handoff",
-                               "left_messages", "kb_low_confidence", "accounts", "parked_records"}  # fmt: skip
+                               "left_messages", "kb_low_confidence", "accounts", "parked_records",
+                               "safety_incidents"}  # fmt: skip
         text = json.dumps(stores, ensure_ascii=False)
         assert PHONE in text and "请看退货地址" in text and "已联系快递" in text and "晚上再打给我" in text  # decrypted
         assert "enc:v1:" not in text  # nothing still sealed
@@ -55,7 +56,9 @@ def test_export_shows_everything_and_erase_removes_it_and_nothing_else(world: Wo
 
         again = svc.erase(subject_of("u1001", None, "default"), ADMIN)
         assert not again.found and not any(again.removed.values())
-        assert svc.export(subject_of("u1001", None, "default"), ADMIN) is None
+        left = svc.export(subject_of("u1001", None, "default"), ADMIN)  # what the platform must keep, redacted
+        assert left is not None and list(left["stores"]) == ["safety_incidents"]
+        assert {r["text"] for r in left["stores"]["safety_incidents"]} == {REDACTED}
         assert world.counts(other) == before[other.conversation]
     finally:
         svc.close()
@@ -66,6 +69,10 @@ def test_export_shows_everything_and_erase_removes_it_and_nothing_else(world: Wo
     assert actions.count("privacy.erase") == 2 and actions.count("privacy.export") == 2
     trail = json.dumps([r.detail for r in rows], ensure_ascii=False)
     assert PHONE not in trail and "退货" not in trail  # counts, never content
+    with world.db.session() as s:  # the incident stays on record (category, rule, when), its words do not
+        kept = s.scalars(select(AuditLog.detail).where(AuditLog.action == "safety.block",
+                                                       AuditLog.target_id == me.conversation)).one()  # fmt: skip
+    assert kept["rule"] == "zh:120" and kept["text"] == REDACTED
     erased = [r for r in rows if r.action == "privacy.erase"]
     assert erased[0].detail["found"] and erased[0].detail["removed"]["archive"] > 0 and not erased[1].detail["found"]
     assert erased[0].actor_role == "admin" and erased[0].target_id == "u1001" and erased[0].tenant_id == "default"

@@ -21,12 +21,15 @@ from bot.events.outbox import event, publish
 from bot.events.stream import create_consumer
 from bot.files.service import FileService
 from bot.ids import new_id
+from bot.privacy.stores.incidents import REDACTED
 from bot.privacy.stores.trackers import events
 from bot.rasa_env import prepare_tracker_store, tracker_store_url
+from bot.safety.base import Verdict
+from bot.safety.record import Incident, record
 from bot.security import Principal
 from bot.settings import Settings
 from bot.storage.db import Database, make_engine
-from bot.storage.models import DeadLetter, Message, Session, Ticket, TicketComment, User
+from bot.storage.models import AuditLog, DeadLetter, Message, Session, Ticket, TicketComment, User
 from bot.storage.sealed import TRACKER_EVENTS
 from handoff import assignment as a
 from handoff.archive.archiver import Archiver
@@ -149,6 +152,8 @@ class World:
             s.add(DeadLetter(dl_id=new_id(), group_name="archiver", source="platform", position="1",
                              reason="unknown version", body=bad.to_json().replace('"v":1', '"v":9'),
                              created_at=at))  # fmt: skip
+            refused = Verdict("block", "", f"加＊＊刷单 {PHONE}", "fraud", "zh:120")  # as the gateway records it
+            record(s, Incident(tenant, "customer", "conversation", conv, refused))
         return Seeded(tenant, customer, conv, sid, t.ticket_id, stored.key)
 
     # --- what is there now ----------------------------------------------------------------------------
@@ -172,6 +177,9 @@ class World:
                 "account": n(User, User.tenant_id == t, User.external_id == seeded.customer),
                 "parked": sum(1 for b in s.scalars(sa.select(DeadLetter.body)) if f'"key":"{conv}"' in b
                               and f'"tenant":"{t}"' in b),
+                "incident_text": sum(1 for d in s.scalars(sa.select(AuditLog.detail).where(
+                    AuditLog.tenant_id == t, AuditLog.action == "safety.block", AuditLog.target_id == conv))
+                    if d.get("text") != REDACTED),
             }  # fmt: skip
         with self.trackers.connect() as conn:
             out["trackers"] = int(conn.execute(sa.select(sa.func.count()).select_from(events)
