@@ -63,7 +63,8 @@ def log_filters() -> list[logging.Filter]:
 def configure_logging(service: str, level: int | str | None = logging.WARNING) -> logging.Handler:
     """One stderr handler on the root logger with the platform format and filters; replaces the handlers
     others installed (uvicorn's, Sanic's, Rasa's coloredlogs) so every line has the same shape.
-    ``level=None`` keeps the root level (the Rasa server sets its own from ``--debug``/``--verbose``)."""
+    ``level=None`` keeps the levels already set (the Rasa server's, from ``--debug``/``--verbose``): the root
+    logger's, and the replaced handler's on the new one."""
     global _service
     _service = service
     handler = logging.StreamHandler(sys.stderr)
