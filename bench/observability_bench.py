@@ -177,7 +177,7 @@ def run(mode: str, root: Path, rounds: int, quiet: float) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=6, help="conversations per customer (7 messages each)")
+    ap.add_argument("--rounds", type=int, default=20, help="conversations per customer (7 messages each)")
     ap.add_argument("--only", choices=("on", "off"))
     ap.add_argument("--quiet", type=float, default=1.5, help="start a run once the load average is under this")
     args = ap.parse_args()
