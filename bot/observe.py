@@ -34,6 +34,8 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") 
         if match is Match.NONE:
             continue
         if isinstance(route, Mount):
+            if not route.routes:  # a mounted app without a route table: one label for all of it
+                return f"{prefix}{route.path}/{{path:path}}"
             inner = route_template(route.routes, {**scope, **child}, prefix + route.path)
             if inner != UNMATCHED:
                 return inner
