@@ -42,6 +42,7 @@ class Gateway:
     per_ip: Rate
     per_poll: Rate  # a REST app asking for new lines (agent messages): its own bucket, not the messages'
     safety: Screen | None = None  # None: lines are not checked (a gateway built by hand in a test)
+    trusted_proxies: int = 0  # load balancers in front that append X-Forwarded-For (rate_limit.trusted_proxies)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Gateway:
@@ -50,7 +51,11 @@ class Gateway:
         rates = {k: str((overrides or {}).get(k) or backend.get(k) or v) for k, v in DEFAULT_RATES.items()}
         return cls(settings, ShopKeys.from_settings(settings), create_rate_limiter(backend),
                    Rate.parse(rates["per_conversation"]), Rate.parse(rates["per_ip"]),
-                   Rate.parse(rates["per_poll"]), Screen.from_settings(settings))  # fmt: skip
+                   Rate.parse(rates["per_poll"]), Screen.from_settings(settings),
+                   int(backend.get("trusted_proxies") or 0))  # fmt: skip
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        return client_ip(peer, forwarded_for, self.trusted_proxies)
 
     def identify(self, authorization: str | None, sender: str) -> tuple[Customer, str]:
         """(customer, conversation id). IdentityError for a token that does not verify; ValueError for an
@@ -88,6 +93,18 @@ class Gateway:
             return by_conv
         refused = [d for d in (by_conv, by_ip) if not d.allowed]
         return max(refused, key=lambda d: d.retry_after)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, proxies: int) -> str | None:
+    """Whose address a per-IP limit counts. Behind ``proxies`` trusted balancers every customer arrives from a
+    balancer's address, so the address the outermost trusted one saw is taken from ``X-Forwarded-For``, counted
+    from the right: entries further left are whatever the client chose to send, and never trusted."""
+    if proxies <= 0 or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if not hops:
+        return peer
+    return hops[-proxies] if len(hops) >= proxies else hops[0]
 
 
 async def admit_poll(gateway: Gateway, conversation_id: str) -> Decision:

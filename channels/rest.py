@@ -107,7 +107,8 @@ class GuardedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=401, headers={"WWW-Authenticate": "Bearer"})
             except ValueError as exc:
                 return _error(400, str(exc))
-            decision = await self.gateway.admit(conversation, request.ip)
+            ip = self.gateway.client_ip(request.ip, request.headers.get("x-forwarded-for"))
+            decision = await self.gateway.admit(conversation, ip)
             if not decision.allowed:
                 return response.json([{"recipient_id": conversation, "text": slow_down_text(decision)}], status=429,
                                      headers={"Retry-After": str(max(1, round(decision.retry_after)))})  # fmt: skip

@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import jwt
@@ -160,7 +161,8 @@ class GuardedSocketIOInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # CORS is decided in connect() (Origin allow-list); engine.io's own check is off. 256 KB per packet:
         # a too-long message still arrives and is refused with a reason the customer sees.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=256 * 1024)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=256 * 1024,
+                          client_manager=shared_rooms(self.gateway.settings))  # fmt: skip
         self.sio = sio
         bp = _SocketBlueprint(self, sio, self.socketio_path)
         from channels.widget_web import add_routes
@@ -174,7 +176,8 @@ class GuardedSocketIOInput(InputChannel):
                 log.info("socket.io connect refused: origin %s not allowed", origin)
                 raise ConnectionRefusedError("origin not allowed")
             request = environ.get("sanic.request")
-            session: dict[str, Any] = {"ip": getattr(request, "ip", None), "customer": None}
+            ip = self.gateway.client_ip(getattr(request, "ip", None), environ.get("HTTP_X_FORWARDED_FOR"))
+            session: dict[str, Any] = {"ip": ip, "customer": None}
             token = auth.get("customer_token") if isinstance(auth, dict) else None
             if token:
                 try:
@@ -330,3 +333,20 @@ def history_items(events: Any, since: float, limit: int = HISTORY_LIMIT) -> list
             item["from"], item["metadata"] = "agent", {"agent": {"name": str(agent["name"])}}
         out.append(item)
     return out[-limit:]
+
+
+def shared_rooms(settings: Any) -> Any:
+    """With several Rasa instances (a Redis lock store), a customer's socket may sit on another instance than the
+    one that speaks to them (an agent's line arrives through whichever instance the balancer picked): rooms are
+    then shared through Redis pub/sub, so an emit to a conversation reaches its sockets wherever they are.
+    One instance (the in-memory lock store) keeps rooms in the process."""
+    from bot.rasa_env import lock_store_config
+
+    if settings.backend("lock_store").type != "redis":
+        return None
+    from socketio import AsyncRedisManager
+
+    o = lock_store_config(settings)
+    auth = f":{quote(str(o['password']), safe='')}@" if o.get("password") else ""
+    return AsyncRedisManager(f"redis://{auth}{o['url']}:{o['port']}/{o['db']}",
+                             channel=f"{o.get('key_prefix') or 'csbot'}:socketio")  # fmt: skip
