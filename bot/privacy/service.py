@@ -210,32 +210,45 @@ class PrivacyService:
 
     def _purge_batch(self, tenant: str, convs: list[str], cutoff: float, report: PurgeReport,
                      default_tenant: str) -> None:  # fmt: skip
+        """The quiet ones of ``convs`` go together: one transaction per store for the whole batch (one at a time
+        only when a handoff session of one of them opened meanwhile)."""
         busy: set[str] = set()
         for store in self.stores:
             busy |= store.active(tenant, convs, cutoff)
         report.kept_active += len(busy)
-        for conv in convs:
-            if conv in busy:
-                continue
-            subject = conversation_subject(tenant, conv, default_tenant)
-            try:
-                for store in self.stores:
-                    store.check(subject)
-            except Conflict:
-                report.kept_open += 1
-                continue
-            if report.dry_run:
-                subject, _ = self._records(subject)
-                for store in self.stores:
-                    report.add(tenant, store.name, store.count(subject))
-            else:
-                done = self._erase(subject)
-                for name, n in done.removed.items():
-                    report.add(tenant, name, n)
-                if not done.complete:
-                    report.failures += 1
-                    continue
-            report.conversations[tenant] = report.conversations.get(tenant, 0) + 1
+        quiet = [c for c in convs if c not in busy]
+        if not quiet:
+            return
+        together = Subject(tenant, default_tenant, None, frozenset(quiet))
+        try:
+            for store in self.stores:
+                store.check(together)
+        except Conflict:
+            for conv in quiet:
+                self._purge_one(conversation_subject(tenant, conv, default_tenant), report)
+            return
+        self._purge_one(together, report)
+
+    def _purge_one(self, subject: Subject, report: PurgeReport) -> None:
+        tenant = subject.tenant
+        try:
+            for store in self.stores:
+                store.check(subject)
+        except Conflict:
+            report.kept_open += len(subject.conversations)
+            return
+        if report.dry_run:
+            subject, _ = self._records(subject)
+            for store in self.stores:
+                report.add(tenant, store.name, store.count(subject))
+        else:
+            done = self._erase(subject)
+            for name, n in done.removed.items():
+                report.add(tenant, name, n)
+            if not done.complete:
+                report.failures += 1
+                return
+        report.conversations[tenant] = report.conversations.get(tenant, 0) + len(subject.conversations)
 
     # --- audit -----------------------------------------------------------------------------------------
     def _audit(self, subject: Subject, action: str, actor: Actor, detail: dict[str, Any]) -> None:

@@ -104,3 +104,22 @@ def test_retention_settings_are_checked(sqlite_world: World) -> None:
                      ("TIMEZONE", "Mars/Olympus")):  # fmt: skip
         with pytest.raises(ConfigError, match=f"privacy.{key.lower()}"):
             RetentionConfig.from_settings(load_settings({**env, f"CSBOT_PRIVACY__{key}": bad}))
+
+
+def test_a_session_opened_during_the_purge_keeps_its_conversation(sqlite_world: World) -> None:
+    from handoff.domain import CustomerRef
+
+    w = sqlite_world
+    quiet, opening = w.customer("default", "u1001"), w.customer("default", "u2002")
+    for x in (quiet, opening):
+        w.age(x, 400)
+    w.svc.request(CustomerRef("default", opening.conversation, "web", "u2002", "李四"), "after_sales")
+    svc = build_service(w.settings, db=w.db, clock=lambda: NOW)
+    handoff = next(s for s in svc.stores if s.name == "handoff")
+    handoff.active = lambda tenant, convs, cutoff: set()  # type: ignore[method-assign]  # it opened just after
+    try:
+        report = svc.purge(180, Actor("cli"))
+    finally:
+        svc.close()
+    assert report.conversations == {"default": 1} and report.kept_open == 1
+    assert set(w.counts(quiet).values()) == {0} and w.counts(opening)["archive"] > 0
