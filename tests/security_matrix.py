@@ -138,6 +138,9 @@ ROUTES: tuple[R, ...] = (
     R("handoff", "POST", "/internal/csat", ("service",), audience="service"),
     R("handoff", "POST", "/internal/left-messages", ("service",), audience="service"),
     R("handoff", "POST", "/internal/end", ("service",), audience="service"),
+    # privacy requests (handoff/privacy/api.py): an unknown customer, so a permitted call is a 404 that erases nothing
+    R("handoff", "GET", "/api/admin/privacy/customers/matrix-privacy", ADMIN),
+    R("handoff", "DELETE", "/api/admin/privacy/customers/matrix-privacy", ADMIN),
     # action server: only the Rasa server
     R("actions", "GET", "/health", "public"),
     R("actions", "POST", "/webhook", "actions"),
@@ -145,6 +148,7 @@ ROUTES: tuple[R, ...] = (
     # the demo shop's order API: only the action server
     R("orders", "GET", "/health", "public"),
     R("archive", "GET", "/health", "public"),  # the archive process's health (counters, no message text)
+    R("archive", "POST", "/internal/search/forget", ("service",), audience="service"),  # "{": 400, deletes nothing
     # Prometheus metrics on every service: open like /health unless metrics.token is set (docs/security.md)
     *(R(s, "GET", "/metrics", "public") for s in ("rasa", "knowledge", "handoff", "actions", "orders", "archive")),
     R("orders", "GET", "/orders/250316084512367890?customer_id=u1001", "orders"),
