@@ -166,6 +166,7 @@ def assert_archived(p: Platform, conversation: str, events: list[dict[str, Any]]
 
     from bot.crypto import cipher_from_settings
     from bot.storage.models import Message
+    from bot.storage.sealed import OUTBOX
     from handoff.archive.archiver import aad
 
     settings = load_settings(p.env)
@@ -185,10 +186,11 @@ def assert_archived(p: Platform, conversation: str, events: list[dict[str, Any]]
         time.sleep(0.5)
     assert got == lines
     with db.engine.connect() as conn:
-        changes = conn.execute(text("SELECT body FROM cs_outbox WHERE kind = 'session' AND stream_key = :k "
-                                    "ORDER BY seq"), {"k": conversation}).scalars().all()  # fmt: skip
-    assert [json.loads(b)["data"]["event"] for b in changes] == ["queued", "agent_assigned", "transfer",
-                                                                 "agent_assigned", "agent_end"]  # fmt: skip
+        changes = conn.execute(text("SELECT tenant_id, event_id, body FROM cs_outbox WHERE kind = 'session' "
+                                    "AND stream_key = :k ORDER BY seq"), {"k": conversation}).all()  # fmt: skip
+    assert all(r.body.startswith("enc:v1:") for r in changes)  # sealed at rest (bot.events.outbox)
+    assert [json.loads(OUTBOX.open(cipher, r.body, r._mapping))["data"]["event"] for r in changes] == [
+        "queued", "agent_assigned", "transfer", "agent_assigned", "agent_end"]  # fmt: skip
     db.dispose()
 
 

@@ -24,10 +24,14 @@ from ..conftest import Desk
 def events(desk: Desk) -> list[dict]:
     import json
 
+    from bot.storage.sealed import OUTBOX
+
     with desk.svc.db.engine.connect() as c:
-        rows = c.execute(select(outbox.c.stream_key, outbox.c.body).where(outbox.c.kind == "ticket")
-                         .order_by(outbox.c.seq)).all()  # fmt: skip
-    return [{"key": k, **json.loads(b)["data"]} for k, b in rows]
+        rows = c.execute(select(outbox.c.stream_key, outbox.c.body, outbox.c.tenant_id, outbox.c.event_id)
+                         .where(outbox.c.kind == "ticket").order_by(outbox.c.seq)).all()  # fmt: skip
+    # bodies are sealed at rest (bot.events.outbox): opened as the stream's reader does
+    return [{"key": r.stream_key, **json.loads(OUTBOX.open(desk.svc.db.cipher, r.body, r._mapping))["data"]}
+            for r in rows]  # fmt: skip
 
 
 def tickets(desk: Desk) -> list[Ticket]:
