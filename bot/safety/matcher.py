@@ -44,11 +44,12 @@ class Matcher:
             return Verdict(PASS, text, text)
         # surrogatepass: a lone surrogate (JSON allows "\ud800") is carried through, not an exception
         key = text.translate(FAST).encode("utf-8", "surrogatepass").decode("latin-1")
-        found = list(self._iter(key))
-        if not found:
+        found = self._iter(key)
+        first = next(found, None)  # most lines match nothing: no list built for them
+        if first is None:
             return Verdict(PASS, text, text)
-        hits = []
-        for end, e in found:  # a byte offset that ends a whole character: decode the prefix to count characters
+        hits = []  # each end is a byte offset that ends a whole character: decode the prefix to count characters
+        for end, e in (first, *found):
             last = len(key[: end + 1].encode("latin-1").decode("utf-8", "surrogatepass")) - 1
             hits.append((last - len(e.word) + 1, last, e))
         return self._judge(text, hits)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from bot.errors import ConfigError
@@ -108,7 +108,7 @@ class WordListFilter:
                    float(reload_seconds))  # fmt: skip
 
     def check(self, text: str, tenant_id: str) -> Verdict:
-        if self.reload_seconds and time.monotonic() >= self._next_look:
+        if self.reload_seconds and monotonic() >= self._next_look:
             self._reload_if_changed()
         return self._matchers.get(tenant_id, self._base).check(text)
 
@@ -128,7 +128,7 @@ class WordListFilter:
             matchers[tid] = Matcher([*common.entries, *own.entries])
         self._base, self._matchers, self.problems = base, matchers, problems  # swapped together: readers see one
         self._stamps = self._look()
-        self._next_look = time.monotonic() + self.reload_seconds
+        self._next_look = monotonic() + self.reload_seconds
         for p in problems[:20]:
             log.warning("safety word list: %s", p)
         if len(problems) > 20:
@@ -148,7 +148,7 @@ class WordListFilter:
         return stamps
 
     def _reload_if_changed(self) -> None:
-        self._next_look = time.monotonic() + self.reload_seconds
+        self._next_look = monotonic() + self.reload_seconds
         if self._look() != self._stamps:
             log.info("safety word lists changed on disk: reloading")
             self._build()
