@@ -147,3 +147,34 @@ def test_wechats_three_tries_spread_over_two_instances_make_one_bot_turn(redis_d
         os.killpg(b_proc.pid, signal.SIGTERM)
         b_proc.wait(timeout=30)
         a.stop()
+
+
+def test_a_web_customer_on_one_instance_hears_a_line_said_through_the_other(redis_db: int, tmp_path: Path) -> None:
+    """An agent's line reaches Rasa through whichever instance the balancer picked; the customer's socket sits on
+    the other one. The rooms are shared through Redis (channels.socketio.shared_rooms), so the line arrives."""
+    from dataclasses import replace
+
+    from .test_handoff import WebCustomer
+
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    a = start_platform(tmp_path, extra_env={
+        "CSBOT_LOCK_STORE__TYPE": "redis", "CSBOT_LOCK_STORE__URL": redis_url,
+        "CSBOT_LOCK_STORE__KEY_PREFIX": f"t{uuid.uuid4().hex[:6]}",
+        "CSBOT_TRACKER_STORE__TYPE": "redis", "CSBOT_TRACKER_STORE__URL": redis_url,
+        "CSBOT_TRACKER_STORE__KEY_PREFIX": f"tr{uuid.uuid4().hex[:6]}"})  # fmt: skip
+    b_proc, b_url = second_rasa(a, tmp_path)
+    try:
+        web = WebCustomer(replace(a, ports={**a.ports, "rasa": int(b_url.rsplit(":", 1)[1])}))
+        web.say("你好")
+        web.next("bot_uttered")
+        line = {"event": "bot", "text": "我是客服小林，来自另一台服务器", "metadata": {"handoff": True}}
+        r = httpx.post(f"{a.rasa_url}/conversations/{web.session}/tracker/events", json=[line],
+                       params={"output_channel": "latest", "execute_side_effects": "true"}, headers=a.rasa_api(),
+                       timeout=60)  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert web.next("bot_uttered", "来自另一台")["text"] == line["text"]
+        web.close()
+    finally:
+        os.killpg(b_proc.pid, signal.SIGTERM)
+        b_proc.wait(timeout=30)
+        a.stop()
