@@ -58,7 +58,10 @@ class LoadBalancer:
         self._thread.join(timeout=5)
 
     async def _listen(self, pool: Pool) -> asyncio.AbstractServer:
-        return await asyncio.start_server(lambda r, w: self._serve(pool, r, w), self.host, pool.front)
+        """Front port 0: the system picks a free one, written back to the pool (no race with other programs)."""
+        server = await asyncio.start_server(lambda r, w: self._serve(pool, r, w), self.host, pool.front)
+        pool.front = int(server.sockets[0].getsockname()[1])
+        return server
 
     async def _serve(self, pool: Pool, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         for port in pool.order():

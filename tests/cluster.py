@@ -1,0 +1,120 @@
+"""Two instances of every platform service behind one local load balancer, on real engines (MariaDB, Redis,
+a Milvus standalone server, Kafka- and Elasticsearch-wire servers), for the scale-out fault test.
+
+Every instance is told the balancer's ports for the other services and its own port for itself, so a call
+between services always goes through the balancer, the way it does in a deployment (deploy/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.cli.supervisor import http_ok
+from bot.rasa_env import app_python, child_env, render_endpoints, server_command
+from bot.settings import Settings, load_settings
+
+from .conftest import REPO, free_port
+from .loadbalancer import LoadBalancer, Pool
+from .platform import trained_models_dir
+
+BALANCED = ("rasa", "actions", "knowledge", "handoff")
+COMMANDS = {"knowledge": ["-m", "knowledge"], "actions": ["-m", "actions.server"], "handoff": ["-m", "handoff"],
+            "archive": ["-m", "handoff.archive"], "orders": ["-m", "bot.orders.demo_server"]}  # fmt: skip
+
+
+@dataclass
+class Instance:
+    service: str
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def health(self) -> str:
+        return f"http://127.0.0.1:{self.port}" + ("/" if self.service == "rasa" else "/health")
+
+    def kill(self) -> None:
+        """kill -9, the whole process group (what a crashed host does to it)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    settings: Settings
+    lb: LoadBalancer
+    instances: dict[str, Instance] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.settings.services.url(service)
+
+    def stop(self) -> None:
+        for inst in self.instances.values():
+            if inst.proc.poll() is None:
+                os.killpg(inst.proc.pid, signal.SIGTERM)
+        for inst in self.instances.values():
+            try:
+                inst.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(inst.proc.pid, signal.SIGKILL)
+        self.lb.stop()
+
+
+def start_cluster(tmp: Path, env: dict[str, str], replicas: int = 2, timeout: float = 420) -> Cluster:
+    """``env``: the CSBOT_* settings of the engines. Migrates, seeds the sample KB, starts everything and waits
+    until every instance answers its health check."""
+    pools = {name: Pool(name, 0, []) for name in BALANCED}
+    lb = LoadBalancer(list(pools.values())).start()
+    fronts = {name: pool.front for name, pool in pools.items()}
+    shutil.copytree(trained_models_dir(), Path(env["CSBOT_HOME"]) / "models", dirs_exist_ok=True)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")}, **env}
+    for name, port in {**fronts, "orders": free_port(), "archive": free_port()}.items():
+        env[f"CSBOT_SERVICES__{name.upper()}_PORT"] = str(port)
+    csbot = str(REPO / ".venv" / "bin" / "csbot")
+    for step in (["db", "upgrade"], ["kb", "seed"]):
+        done = subprocess.run([csbot, *step], env=env, cwd=REPO, capture_output=True, text=True)
+        if done.returncode != 0:
+            lb.stop()
+            raise RuntimeError(f"csbot {' '.join(step)}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    settings = load_settings(env)
+    endpoints = render_endpoints(settings)
+    cluster = Cluster(env, settings, lb)
+
+    def launch(service: str, name: str, port: int | None) -> None:
+        port = port or free_port()
+        own = {**env, f"CSBOT_SERVICES__{service.upper()}_PORT": str(port)}
+        s = load_settings(own)
+        argv = server_command(s, endpoints) if service == "rasa" else [str(app_python(s)), *COMMANDS[service]]
+        log = tmp / f"{name}.log"
+        proc = subprocess.Popen(argv, cwd=REPO, env={**child_env(s), **own}, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        cluster.instances[name] = Instance(service, name, port, proc, log)
+        if service in pools:
+            pools[service].backends.append(port)
+
+    launch("orders", "orders", settings.services.orders_port)
+    for service in ("knowledge", "actions", "handoff", "archive", "rasa"):
+        for i in range(replicas):
+            launch(service, f"{service}-{'ab'[i]}", None)
+    deadline = time.monotonic() + timeout
+    waiting = dict(cluster.instances)
+    while waiting:
+        for name, inst in list(waiting.items()):
+            if inst.proc.poll() is not None:
+                cluster.stop()
+                raise RuntimeError(f"{name} exited {inst.proc.returncode}: {inst.log.read_text()[-3000:]}")
+            if http_ok(inst.health, timeout=1):
+                del waiting[name]
+        if time.monotonic() > deadline:
+            cluster.stop()
+            raise TimeoutError(f"not up after {timeout:.0f} s: {sorted(waiting)}")
+        time.sleep(1)
+    return cluster
