@@ -149,12 +149,12 @@ def wait_for_quiet(limit: float, patience: float) -> float:
     return os.getloadavg()[0]
 
 
-def run(mode: str, root: Path, rounds: int, quiet: float) -> dict[str, Any]:
+def run(mode: str, root: Path, rounds: int, quiet: float, patience: float) -> dict[str, Any]:
     sink = OtlpSink() if mode == "on" else None
     proc, env, ports = start(mode, root, sink)
-    load_before = wait_for_quiet(quiet, 1800)  # also lets this platform's own start-up settle
     scraper = Scraper(ports) if mode == "on" else None
     try:
+        load_before = wait_for_quiet(quiet, patience)  # also lets this platform's own start-up settle
         if scraper is not None:
             scraper.thread.start()
         row: dict[str, Any] = {"mode": mode, "loadavg_before": round(load_before, 2),
@@ -180,9 +180,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20, help="conversations per customer (7 messages each)")
     ap.add_argument("--only", choices=("on", "off"))
     ap.add_argument("--quiet", type=float, default=1.5, help="start a run once the load average is under this")
+    ap.add_argument("--patience", type=float, default=1800, help="…or after this many seconds of waiting")
     args = ap.parse_args()
     root = load_settings().home / "bench" / "observability"
-    rows = [run(mode, root, args.rounds, args.quiet) for mode in ("off", "on") if args.only in (None, mode)]
+    rows = [run(mode, root, args.rounds, args.quiet, args.patience) for mode in ("off", "on")
+            if args.only in (None, mode)]
     out: dict[str, Any] = {"machine": cpu(), "rows": rows}
     if len(rows) == 2:
         out["throughput_cost_pct"] = round(100 * (1 - rows[1]["msg_per_s"] / rows[0]["msg_per_s"]), 1)
