@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.errors import Conflict, NotFound
 from bot.ids import new_id
 from bot.storage.db import Database
@@ -107,7 +109,13 @@ class VersionManager:
         live = self.live()
         if live is not None:
             return live
-        v = self._create(V.LIVE, "initial")
+        try:
+            v = self._create(V.LIVE, "initial")
+        except IntegrityError:  # another instance starting at the same moment created it (the name is unique)
+            live = self.live()
+            if live is None:
+                raise
+            return live
         self._aliases(v)
         return v
 

@@ -63,3 +63,24 @@ def test_milvus_alias_follows_the_live_version(fresh_service: Callable[..., Know
     svc.rebuild(switch=True)
     assert "kb_live" in client.list_aliases("kb_v2")["aliases"]
     assert svc.keywords.resolve_alias("kb_live") == "kb_v2"
+
+
+def test_two_instances_starting_together_share_one_live_version(fresh_service: Callable[..., KnowledgeService],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both looked before either created v1 (the moment two knowledge services start on an empty database):
+    the second one's insert meets the unique name and it takes the version the first created."""
+    first = fresh_service()
+    live = first.versions.ensure_live()
+    second = first.versions
+    seen: list[str] = []
+    real_live = type(second).live
+
+    def raced(self: object) -> object:
+        seen.append("looked")
+        return None if len(seen) == 1 else real_live(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(second), "live", raced)
+    # it saw no v1 either, so it names its version v1 too
+    monkeypatch.setattr("knowledge.versions.repo.next_version_name", lambda s: "v1")
+    assert second.ensure_live().name == live.name == "v1"
+    assert [r["name"] for r in first.versions.status()] == ["v1"]
