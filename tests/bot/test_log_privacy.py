@@ -71,3 +71,20 @@ def test_the_session_check_finds_a_phone_number_in_a_log_file(tmp_path: Path) ->
     (logs / "rasa.log").write_text("masked <手机号>\n")
     (tmp_path / "notes.txt").write_text(f"{phone} in a file that is not a log\n")
     assert leaks(tmp_path, {phone}) == [f"{logs / 'handoff.log'}:3: {phone}"]
+
+
+def test_in_the_rasa_server_rasas_own_debug_lines_are_masked() -> None:
+    # the Rasa venv (3.10), after Rasa set up its own logging (coloredlogs at --debug), as channels.observability
+    # does when Rasa builds its app
+    code = (
+        "import logging\n"
+        "from rasa.utils.common import configure_logging_and_warnings\n"
+        "configure_logging_and_warnings(logging.DEBUG)\n"
+        "from bot.logs import configure_logging\n"
+        "configure_logging('rasa', level=None)\n"
+        "logging.getLogger('rasa.core.processor').debug(\"Received user message '我的手机13812345678' with intent\")\n"
+    )
+    out = subprocess.run([str(REPO / ".venv-rasa/bin/python"), "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Received user message '我的手机<手机号>'" in out.stderr and "13812345678" not in out.stderr
