@@ -8,7 +8,9 @@ then on, one run each.
   counts them (standing where Jaeger would).
 
 The load: 20 logged-in customers at once, each a series of short conversations (greeting, two order lookups,
-a policy question, goodbye: action turns, the demo shop and the knowledge service on every one).
+a policy question, goodbye: action turns, the demo shop and the knowledge service on every one). Beside
+throughput, the CPU seconds the platform's processes spent per message: on a shared machine throughput moves
+with what the neighbours run (``others_cpu_s`` says how much), CPU per message hardly does.
 
     python -m bench.observability_bench [--rounds 6] [--only on|off]
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.machine import cpu
 from bench.rasa_bench import SHORT, free_port, pct
@@ -149,6 +152,22 @@ def wait_for_quiet(limit: float, patience: float) -> float:
     return os.getloadavg()[0]
 
 
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def busy_seconds() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + getattr(t, "steal", 0.0)
+
+
 def run(mode: str, root: Path, rounds: int, quiet: float, patience: float) -> dict[str, Any]:
     sink = OtlpSink() if mode == "on" else None
     proc, env, ports = start(mode, root, sink)
@@ -157,9 +176,17 @@ def run(mode: str, root: Path, rounds: int, quiet: float, patience: float) -> di
         load_before = wait_for_quiet(quiet, patience)  # also lets this platform's own start-up settle
         if scraper is not None:
             scraper.thread.start()
+        # CPU the platform spends per message: unlike throughput, hardly moved by what neighbours run
+        platform = psutil.Process(proc.pid)
+        procs = [platform, *platform.children(recursive=True)]
+        me = psutil.Process()
+        cpu0, busy0, me0 = cpu_seconds(procs), busy_seconds(), cpu_seconds([me])
         row: dict[str, Any] = {"mode": mode, "loadavg_before": round(load_before, 2),
                                **asyncio.run(load(f"http://127.0.0.1:{ports['rasa']}", load_settings(env), rounds)),
                                "loadavg_after": round(os.getloadavg()[0], 2)}  # fmt: skip
+        used, busy, mine = cpu_seconds(procs) - cpu0, busy_seconds() - busy0, cpu_seconds([me]) - me0
+        row.update(platform_cpu_s=round(used, 1), cpu_ms_per_msg=round(1000 * used / row["messages"], 2),
+                   bench_cpu_s=round(mine, 1), others_cpu_s=round(max(0.0, busy - used - mine), 1))
         status = json.loads((Path(env["CSBOT_HOME"]) / "run" / "status.json").read_text())
         row["restarts"] = sum(s["restarts"] for s in status["services"].values())
         if scraper is not None:
@@ -188,6 +215,7 @@ def main() -> None:
     out: dict[str, Any] = {"machine": cpu(), "rows": rows}
     if len(rows) == 2:
         out["throughput_cost_pct"] = round(100 * (1 - rows[1]["msg_per_s"] / rows[0]["msg_per_s"]), 1)
+        out["cpu_cost_pct"] = round(100 * (rows[1]["cpu_ms_per_msg"] / rows[0]["cpu_ms_per_msg"] - 1), 1)
     print(json.dumps(out, ensure_ascii=False, indent=2))
 
 
