@@ -127,8 +127,12 @@ class RasaRelay:
         return lines[-limit:]
 
     def _read_history(self, conversation_id: str) -> list[dict[str, Any]] | None:
-        r = self._client.get(f"/conversations/{path(conversation_id)}/tracker",
-                             headers=rasa_api_headers(self.settings))  # fmt: skip
+        try:
+            r = self._client.get(f"/conversations/{path(conversation_id)}/tracker",
+                                 headers=rasa_api_headers(self.settings))  # fmt: skip
+        except httpx.TransportError as exc:  # the Rasa instance went away mid-call: the inbox shows the rest
+            log.warning("conversation history of %s not read: %s", conversation_id, type(exc).__name__)
+            return None
         if r.status_code >= 400:
             return None
         lines = []
