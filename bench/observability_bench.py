@@ -12,7 +12,8 @@ a policy question, goodbye: action turns, the demo shop and the knowledge servic
 throughput, the CPU seconds the platform's processes spent per message: on a shared machine throughput moves
 with what the neighbours run (``others_cpu_s`` says how much), CPU per message hardly does.
 
-    python -m bench.observability_bench [--rounds 6] [--only on|off]
+    python -m bench.observability_bench [--rounds 20] [--only on|off] [--quiet 1.5] [--patience 1800]
+    python -m bench.observability_bench --micro    # in process: CPU per request of the middleware, per scrape
 """
 
 from __future__ import annotations
@@ -202,13 +203,82 @@ def run(mode: str, root: Path, rounds: int, quiet: float, patience: float) -> di
     return row
 
 
+def micro(n: int = 5000) -> dict[str, Any]:
+    """CPU per request of the Starlette middleware in process: without it, off (request id and route template
+    only), with metrics, with metrics and a span encoded as the OTLP exporter does (sent nowhere: the receiver's
+    work is not the platform's); and one scrape of this process's registry."""
+    import tempfile
+
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    from bot import tracing
+    from bot.metrics import MetricsConfig, exposition
+    from bot.observe import instrument
+
+    class Encode(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            encode_spans(spans).SerializeToString()
+            return SpanExportResult.SUCCESS
+
+    async def ok(_: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    def app() -> Starlette:  # the knowledge service's shape: a score of routes and a mount
+        return Starlette(routes=[*(Route(f"/r{i}/{{x}}", ok, methods=["POST"]) for i in range(20)),
+                                 Mount("/api", routes=[Route("/answer", ok, methods=["POST"])])])  # fmt: skip
+
+    scope = {"type": "http", "method": "POST", "path": "/api/answer", "root_path": "", "query_string": b"",
+             "headers": [(b"traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]}
+
+    async def calls(target: Any, count: int) -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_: Any) -> None:
+            pass
+
+        for _ in range(count):
+            await target(dict(scope), receive, send)
+
+    def per_call(target: Any) -> float:
+        asyncio.run(calls(target, 300))
+        t0 = time.process_time()
+        asyncio.run(calls(target, n))
+        return round((time.process_time() - t0) / n * 1e6, 1)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSBOT_")} | {"CSBOT_HOME": tempfile.mkdtemp()}
+    off = instrument(app(), "bench", load_settings({**env, "CSBOT_METRICS__ENABLED": "false"}))
+    on = instrument(app(), "bench", load_settings(env))
+    out: dict[str, Any] = {"bare_us": per_call(app()), "off_us": per_call(off), "metrics_us": per_call(on)}
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Encode(), max_queue_size=n * 2))
+    tracing._tracer = provider.get_tracer("csbot")  # the exporter's encoding without its HTTP
+    out["metrics_and_span_us"] = per_call(on)
+    provider.shutdown()
+    tracing._tracer = None
+    t0 = time.process_time()
+    for _ in range(200):
+        exposition(MetricsConfig(), None)
+    out["scrape_ms"] = round((time.process_time() - t0) / 200 * 1000, 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=20, help="conversations per customer (7 messages each)")
     ap.add_argument("--only", choices=("on", "off"))
     ap.add_argument("--quiet", type=float, default=1.5, help="start a run once the load average is under this")
     ap.add_argument("--patience", type=float, default=1800, help="…or after this many seconds of waiting")
+    ap.add_argument("--micro", action="store_true", help="only the in-process cost per request (seconds)")
     args = ap.parse_args()
+    if args.micro:
+        print(json.dumps({"machine": cpu(), "micro": [micro() for _ in range(3)]}, indent=2))
+        return
     root = load_settings().home / "bench" / "observability"
     rows = [run(mode, root, args.rounds, args.quiet, args.patience) for mode in ("off", "on")
             if args.only in (None, mode)]
