@@ -178,3 +178,14 @@ def httpx_hooks() -> dict[str, list[Any]]:
             request.headers.setdefault(k, v)
 
     return {"request": [add_headers]}
+
+
+def sync_httpx_hooks() -> dict[str, list[Any]]:
+    """The same for a blocking ``httpx.Client`` (the handoff's relay to Rasa runs in worker threads, which
+    ``asyncio.to_thread`` gives the request's context)."""
+
+    def add_headers(request: Any) -> None:
+        for k, v in outgoing_headers().items():
+            request.headers.setdefault(k, v)
+
+    return {"request": [add_headers]}

@@ -24,6 +24,7 @@ import httpx
 
 from bot.rasa_env import rasa_api_headers
 from bot.settings import Settings
+from bot.tracing import sync_httpx_hooks
 
 log = logging.getLogger(__name__)
 HISTORY_SECONDS = 3.0  # opening a chat reads it for the detail, the assist and the orders panels at once
@@ -42,7 +43,9 @@ def path(conversation_id: str) -> str:
 class RasaRelay:
     def __init__(self, settings: Settings, timeout: float = 5.0) -> None:
         self.settings = settings
-        self._client = httpx.Client(base_url=settings.services.url("rasa"), timeout=timeout)
+        # the agent's request id and trace travel on to Rasa (bot.tracing)
+        self._client = httpx.Client(base_url=settings.services.url("rasa"), timeout=timeout,
+                                    event_hooks=sync_httpx_hooks())  # fmt: skip
         self._history: OrderedDict[str, tuple[float, list[dict[str, Any]]]] = OrderedDict()
         self._history_lock = threading.Lock()
 
