@@ -23,6 +23,8 @@ RUNS = [
     # (the fault run, `--faults`, restarts the machine's MariaDB: run it by hand)
     ["-m", "bench.search_bench"],  # message search: 1M archived lines in tantivy, p50/p99 (target p99 ≤ 50 ms)
     ["-m", "bench.safety_bench"],  # content safety: messages/s on one core with a 10k-word list (target ≥ 100k)
+    ["-m", "bench.observability_bench"],  # REST throughput with metrics and tracing off, then on (target ≤ 5 %)
+    ["-m", "bench.privacy_bench"],  # one customer's export and erase over every store; the retention purge's rate
     # what a customer gets: Rasa routing + KB, in the default CSBOT_HOME (make setup trained and seeded it)
     ["-m", "bench.assistant_kb_eval", "knowledge/samples/eval.jsonl", "tests/data/kb_heldout.jsonl",
      "tests/data/kb_heldout2.jsonl", "tests/data/kb_heldout3.jsonl", "tests/data/kb_heldout4.jsonl"],
