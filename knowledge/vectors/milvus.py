@@ -168,6 +168,10 @@ class MilvusVectorStore:
 
     def drop_collection(self, name: str) -> None:
         if self.has_collection(_check_name(name)):
+            # Milvus 2.3 drops a collection that still has aliases and keeps the aliases, bound to nothing
+            # visible: a later create_alias of the same name then fails with "alias already exist"
+            for alias in self._call("list_aliases", name).get("aliases", []):
+                self._call("drop_alias", alias)
             self._call("drop_collection", name)
         self._loaded.discard(name)
         self._partitions = {p for p in self._partitions if p[0] != name}

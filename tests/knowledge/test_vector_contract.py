@@ -62,3 +62,15 @@ def test_milvus_contract(store: MilvusVectorStore) -> None:
     store.drop_collection("kb_v1")
     assert not store.has_collection("kb_v1")
     store.close()
+
+
+def test_dropping_an_aliased_collection_frees_the_alias(store: MilvusVectorStore) -> None:
+    # a KB version dropped while live (or by a test's clean-up) must not leave its alias behind: the next
+    # version of the same name could never be made live again
+    store.create_collection("kb_v1", 16)
+    store.set_alias("kb_live", "kb_v1")
+    store.drop_collection("kb_v1")
+    store.create_collection("kb_v1", 16)
+    store.set_alias("kb_live", "kb_v1")
+    assert store.client.list_aliases("kb_v1")["aliases"] == ["kb_live"]
+    store.drop_collection("kb_v1")
