@@ -7,7 +7,12 @@ write idempotently). ``KafkaStreamConsumer`` reads with manual commits: offsets 
 reader's own work is durable.
 
 Options (``events:``): ``bootstrap_servers`` (list or comma-separated), ``topics`` ({kind: name}),
-``client_options`` (extra kafka-python settings, e.g. security), ``session_timeout_ms``.
+``client_options`` (extra kafka-python settings, e.g. security), ``session_timeout_ms``, ``instance_id``.
+
+``instance_id`` turns on Kafka's static membership (``group.instance.id``): give each reader process a stable name
+(its host name under compose, a StatefulSet pod's name) and a restarted process takes its partitions back at once,
+without a rebalance of the whole group. Without it a process that died keeps its partitions until the broker
+expires it (``session_timeout_ms``) and hands them to the others.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class KafkaStreamConsumer:
             session_timeout_ms=int(backend.get("session_timeout_ms", 10_000)),
             heartbeat_interval_ms=int(backend.get("heartbeat_interval_ms", 2_000)),
             fetch_max_wait_ms=int(backend.get("fetch_max_wait_ms", 100)), reconnect_backoff_max_ms=1000,
+            group_instance_id=str(backend.get("instance_id") or "") or None,
             **dict(backend.get("client_options") or {}),
         )  # fmt: skip
         self._polled: dict[TopicPartition, int] = {}
