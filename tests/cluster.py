@@ -35,6 +35,8 @@ class Instance:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    argv: list[str]
+    env: dict[str, str]
 
     @property
     def health(self) -> str:
@@ -44,6 +46,15 @@ class Instance:
         """kill -9, the whole process group (what a crashed host does to it)."""
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start it again on the same port with the same settings (what a supervisor does after a crash)."""
+        self.proc = spawn(self.argv, self.env, self.log)
+
+
+def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
 
 
 @dataclass
@@ -91,12 +102,12 @@ def start_cluster(tmp: Path, env: dict[str, str], replicas: int = 2, timeout: fl
     def launch(service: str, name: str, port: int | None) -> None:
         port = port or free_port()
         own = {**env, f"CSBOT_SERVICES__{service.upper()}_PORT": str(port)}
+        if service == "archive":  # Kafka static membership: a restarted archive takes its partitions back
+            own["CSBOT_EVENTS__INSTANCE_ID"] = name
         s = load_settings(own)
         argv = server_command(s, endpoints) if service == "rasa" else [str(app_python(s)), *COMMANDS[service]]
-        log = tmp / f"{name}.log"
-        proc = subprocess.Popen(argv, cwd=REPO, env={**child_env(s), **own}, stdout=log.open("wb"),
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        cluster.instances[name] = Instance(service, name, port, proc, log)
+        log, child = tmp / f"{name}.log", {**child_env(s), **own}
+        cluster.instances[name] = Instance(service, name, port, spawn(argv, child, log), log, argv, child)
         if service in pools:
             pools[service].backends.append(port)
 
