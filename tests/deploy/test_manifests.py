@@ -122,10 +122,17 @@ def test_each_container_loads_its_settings_and_reaches_the_engines(container: Co
     cipher_from_settings(s)  # the encryption key is 32 bytes of base64 once the example is filled as it says
 
 
-def test_every_instance_shares_the_same_settings_but_its_address() -> None:
+OWN = ("CSBOT_SERVICES__HOST", "CSBOT_EVENTS__INSTANCE_ID")  # what each instance has of its own
+
+
+def test_every_instance_shares_the_same_settings_but_its_address_and_name() -> None:
     for group in (compose_containers(), k8s_containers()):
-        shared = {frozenset((k, v) for k, v in c.env.items() if k != "CSBOT_SERVICES__HOST") for c in group}
+        shared = {frozenset((k, v) for k, v in c.env.items() if k not in OWN) for c in group}
         assert len(shared) == 1, [c.where for c in group]
+    # a restarted archive takes its Kafka partitions back under the same static member name (its host name)
+    archives = [c for c in compose_containers() if c.service == "archive"]
+    assert len(archives) == 2
+    assert [c.env.get("CSBOT_EVENTS__INSTANCE_ID") for c in archives] == [c.spec["hostname"] for c in archives]
 
 
 def test_each_process_binds_the_address_its_neighbours_call() -> None:
