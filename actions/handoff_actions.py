@@ -130,7 +130,7 @@ class ActionDeclineHuman(Action):
 
 
 class ActionHandleComplaint(Action):
-    """A complaint that is really a question or a stated problem (秒杀的东西为啥不让用券 / 扣了我两次钱) gets a sure
+    """A complaint that is really a question or a stated problem (满减为什么没生效 / 同一笔钱被扣了两回) gets a sure
     KB answer and the offer of a human; when the KB is only close, an apology with the nearest FAQs as buttons
     beside 转人工客服; an escalation (我要投诉 / 找你们领导), or nothing close, is handed to a human at once."""
 

@@ -62,8 +62,8 @@ def about_address(text: str) -> bool:
 def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
     """How sure the KB must be to answer a message the NLU routed to ``intent``: "answer", "sure" or None.
 
-    The NLU labels some shop questions out_of_scope or complaint (我想导出我的个人信息 → out_of_scope), and
-    customers describe order problems without an order number (退货寄回去三天了钱还没退). The KB answers
+    The NLU labels some shop questions out_of_scope or complaint (能把我的账户数据打包发我吗 → out_of_scope), and
+    customers describe order problems without an order number (退回的包裹仓库早签收了 款还没到). The KB answers
     those only when it is sure; messages routed to the KB itself (ask_question, nlu_fallback) and rule
     questions worded like order requests (退货运费谁出) need the normal gate.
     """
@@ -164,7 +164,7 @@ class ActionAnswerQuestion(Action):
 
 
 class ActionOutOfScope(Action):
-    """The NLU says out of scope; the KB may still know (我想导出我的个人信息). Only a sure answer overrules it."""
+    """The NLU says out of scope; the KB may still know (账户数据能导给我吗). Only a sure answer overrules it."""
 
     def name(self) -> str:
         return "action_out_of_scope"

@@ -28,7 +28,7 @@ from knowledge.embeddings.base import Embedder
 
 
 def detect_language(text: str) -> str:
-    """zh when the message has Chinese in it (mixed "order status在哪查" is a Chinese customer), else en."""
+    """zh when the message has Chinese in it (mixed "物流status怎么看" is a Chinese customer), else en."""
     cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return "zh" if cjk >= 2 or (cjk and not latin) else "en"

@@ -1,6 +1,6 @@
 """Off-topic anchors: embedded once per model, compared with each query.
 
-A question closer to "明天会下雨吗" than to any KB entry is not a shop question, however high its cosine
+A question closer to "周末会不会下雪" than to any KB entry is not a shop question, however high its cosine
 to the nearest FAQ (multilingual-e5-small puts every short Chinese question around 0.85-0.93). The shipped
 list is ``offtopic_zh.txt``; a merchant adds lines with ``knowledge.offtopic_file``.
 """
