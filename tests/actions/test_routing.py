@@ -1,4 +1,9 @@
-"""Which NLU routes may ask the knowledge base, and how sure it must be (``kb_bar``, shared with the bench)."""
+"""Which NLU routes may ask the knowledge base, and how sure it must be (``kb_bar``, shared with the bench).
+
+Most cases are evaluation lines: five from ``tests/data/kb_heldout2.jsonl`` (set 2), five from the dev set
+``knowledge/samples/eval.jsonl`` and 取消订单 from ``tests/nlu/test_nlu_hard.yml``. The routing was tuned on
+those sets, so they are development sets (docs/evaluation.md): nothing here measures routing on unseen text.
+"""
 
 from __future__ import annotations
 
