@@ -87,7 +87,9 @@ def test_return_form_with_a_correction(platform: Platform) -> None:
     assert "250316084512367890" in ask_reason["text"] and ask_reason.get("buttons")
     corrected = platform.text(s, "不对不对 订单号是250128112240093318", customer=s)
     assert "250128112240093318" in corrected and "原因" in corrected
-    done = platform.text(s, "质量问题", customer=s)
+    confirm = platform.text(s, "质量问题", customer=s)
+    assert "确认" in confirm and "250128112240093318" in confirm and "质量问题" in confirm
+    done = platform.text(s, "可以 提交吧", customer=s)
     assert "退货申请已提交" in done and "250128112240093318" in done and "质量问题" in done
 
 
