@@ -63,3 +63,18 @@ def test_intent_accuracy_on_unseen_messages(test_file: str, tmp_path: Path) -> N
     for name in ("order_id", "phone", "courier"):
         if name in entities:
             assert entities[name]["f1-score"] >= 0.9, (name, entities[name])
+
+
+def test_conversation_stories_run_the_way_they_are_written(tmp_path: Path) -> None:
+    """``tests/test_stories.yml`` through ``rasa test core``, as a designer runs it: every flow, the cancellations,
+    the digressions and the request for a person. A failure shows the story with Rasa's own ``# predicted:``
+    comment where the assistant went another way."""
+    model = trained_models_dir() / "csbot.tar.gz"
+    out = tmp_path / "out"
+    proc = rasa("test", "core", "--stories", "tests/test_stories.yml", "--model", str(model), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "story_report.json").read_text())["conversation_accuracy"]
+    failed = out / "failed_test_stories.yml"
+    shown = failed.read_text() if failed.exists() else ""
+    assert report["total"] >= 10
+    assert report["correct"] == report["total"], f"{report}\n{shown}"
