@@ -97,6 +97,8 @@ class ValidateReturnForm(OrderIdSlotMixin, FormValidationAction):
     async def validate_return_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if slot_value is None:
+            return {"return_reason": None}  # cleared as the form starts: nothing said yet, nothing to correct
         if latest_entity(tracker, "order_id") and not confirming(tracker):
             # The message was an order-number correction, not a reason: keep asking for the reason.
             return {"return_reason": None}
@@ -121,6 +123,8 @@ class ValidateAddressForm(OrderIdSlotMixin, FormValidationAction):
     async def validate_new_address(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if slot_value is None:
+            return {"new_address": None}
         if latest_entity(tracker, "order_id") and not confirming(tracker):
             return {"new_address": None}
         text = str(slot_value or "").strip()
@@ -142,7 +146,9 @@ class ValidateLeaveMessageForm(FormValidationAction):
     async def validate_left_message(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = str(slot_value or "").strip()
+        if slot_value is None:
+            return {"left_message": None}
+        text = str(slot_value).strip()
         if not reads_as_answer(tracker) or not has_content(text):
             dispatcher.utter_message(text="留言的内容是？写上问题和方便联系的时间，客服看到会尽快联系您～")
             return {"left_message": None}
@@ -181,6 +187,20 @@ class ActionDenyInForm(Action):
         return [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
 
 
+class ActionNudgeForm(Action):
+    """嗯 / 好的 where the form asked for an order number, a reason or an address: not an answer and not a "no";
+    the form asks its question again (a "好的" at 确认提交？ never comes here: it is the answer)."""
+
+    def name(self) -> str:
+        return "action_nudge_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        form = tracker.active_loop.get("name") if tracker.active_loop else None
+        return [FollowupAction(form)] if form else []
+
+
 class ActionStopForm(Action):
     """The customer called the form off (算了 / 不退了 / the 先不退了 button): nothing is submitted, and what was
     collected for it is forgotten so the next time starts clean."""
@@ -197,6 +217,9 @@ class ActionStopForm(Action):
 
 class ActionTriageRequest(Action):
     """Before a return or address-change form: a rule question gets a KB answer, a request starts the form.
+
+    The verdict is the slot ``triage`` (``form`` / ``answered``); the rules start the form on ``form``, so the
+    flow stays visible in data/rules.yml and in Rasa's test stories.
 
     退货运费谁出 / 地址填错了怎么办 are policy questions worded like requests; starting a form for them asks
     for an order number the customer never meant to give.
@@ -215,17 +238,17 @@ class ActionTriageRequest(Action):
         text = tracker.latest_message.get("text") or ""
         if form == "address_form" and not about_address(text):
             # the NLU heard "change something", not an address: answer it as a question, never ask for a new address
-            return await ActionAnswerQuestion().run(dispatcher, tracker, domain)
+            return [*await ActionAnswerQuestion().run(dispatcher, tracker, domain), SlotSet("triage", "answered")]
         bar = kb_bar(intent, text, bool(latest_entity(tracker, "order_id")))
         if bar:
             policy = await policy_answer(tracker, bar)
             if policy:
                 how = "申请退货退款" if form == "return_form" else "修改收货地址"
                 dispatcher.utter_message(text=f"{policy}\n需要我帮您{how}的话，直接告诉我就行～")
-                return []
+                return [SlotSet("triage", "answered")]
         if identified_customer(tracker, dispatcher) is None:
-            return []  # a form for an order they could not see: ask them to log in instead
-        return [*(SlotSet(slot, None) for slot in FORM_SLOTS[form]), FollowupAction(form)]
+            return [SlotSet("triage", "answered")]  # a form for an order they could not see: log in first
+        return [*(SlotSet(slot, None) for slot in FORM_SLOTS[form]), SlotSet("triage", "form")]
 
 
 class ActionSubmitReturn(Action):

@@ -176,3 +176,20 @@ class ActionOutOfScope(Action):
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return []
+
+
+class ActionProductInquiry(Action):
+    """A question about one product (还有L码吗, 什么材质): the FAQ cannot know it, so no loosely related answer;
+    a sure KB answer still wins (a shop may have put a product's care rules in its FAQ). Otherwise say so, point
+    at the product page and offer a person; a "好的" then hands off (offered_human)."""
+
+    def name(self) -> str:
+        return "action_product_inquiry"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        answer = await policy_answer(tracker, "sure")
+        if answer:
+            dispatcher.utter_message(text=answer)
+            return []
+        dispatcher.utter_message(response="utter_product_inquiry")
+        return [SlotSet("offered_human", True)]

@@ -82,11 +82,12 @@ def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
 ) -> None:
     # the NLU says change_address; nothing in it is an address: answered as a question (here: unsure → buttons)
     msgs, events = run_action(ActionTriageRequest(), "发票抬头写错了", "change_address")
-    assert not any(e.get("event") == "followup" for e in events)
+    triage = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "triage"]
+    assert triage == ["answered"]  # the rules start no form on "answered"
     assert len(msgs) == 1 and "是不是想问" in msgs[0]["text"] and msgs[0]["buttons"]
     # a real address change still starts its form
     _, events = run_action(ActionTriageRequest(), "帮我把收货地址改成北京市朝阳区", "change_address")
-    assert {"event": "followup", "name": "address_form", "timestamp": None} in events
+    assert {"event": "slot", "timestamp": None, "name": "triage", "value": "form"} in events
 
 
 def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_person(

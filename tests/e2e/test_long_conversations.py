@@ -42,8 +42,11 @@ def test_state_survives_the_window_and_history_is_complete(tmp_path: Path) -> No
         for m in ["嗯", "好的", "等下"]:  # not addresses: the form re-asks and stays active past the boundary
             assert "地址" in p.text(who, m, customer=who)
             sent.append(m)
-        final = p.text(who, "浙江省杭州市余杭区五常大道 181 号", customer=who)
+        confirm = p.text(who, "浙江省杭州市余杭区五常大道 181 号", customer=who)
         sent.append("浙江省杭州市余杭区五常大道 181 号")
+        assert "确认" in confirm and "五常大道" in confirm
+        final = p.text(who, "确认修改", customer=who)
+        sent.append("确认修改")
         assert "改不了地址" in final  # the demo order has shipped: the form submitted and the shop refused
 
         db = p.home / "rasa_trackers.db"
