@@ -131,25 +131,60 @@ def eval_cmd(
     tenant: str = typer.Option(None, "--tenant", "-t"),
     as_json: bool = typer.Option(False, "--json", help="print only the JSON object"),
     details: bool = typer.Option(False, help="include per-query results"),
+    baseline: bool = typer.Option(False, "--baseline",
+                                  help="also measure a plain dense baseline (FAQ question+answer, cosine top-k)"),
 ) -> None:
     """Measure retrieval and gating on an eval file; prints one JSON object."""
     from knowledge.evaluation import evaluate, load_cases
 
+    # the baseline compares per case, so the pipeline's per-query ranks are needed even when not printed
+    want_details = details or baseline
     remote = _remote()
     if remote is not None:
         def remote_eval(r):  # type: ignore[no-untyped-def]
             load_cases(file)  # a malformed file fails here, with its line number, before anything is sent
-            return r.evaluate(file, tenant or load_settings().default_tenant, details)
+            return r.evaluate(file, tenant or load_settings().default_tenant, want_details)
 
         report = _remote_call(remote, remote_eval)
     else:
         with kb_service() as svc:
-            report = evaluate(svc, load_cases(file), tenant, details)
+            report = evaluate(svc, load_cases(file), tenant, want_details)
+    if baseline:
+        report = _with_baseline(report, load_cases(file), tenant, details)
     text = json.dumps(report, ensure_ascii=False)
     if as_json:
         sys.stdout.write(text + "\n")
     else:
         out.print_json(text)
+        if baseline:
+            out.print(_baseline_table(report))
+
+
+def _with_baseline(report: dict[str, Any], cases: list[Any], tenant: str | None, details: bool) -> dict[str, Any]:
+    """The pipeline report plus ``baseline``: the plain dense baseline on the same KB and cases."""
+    from knowledge.baseline import evaluate_baseline, for_tenant, recall_report
+
+    # only the database and the embedder are used: this works beside a running platform too
+    with kb_service() as svc:
+        base = evaluate_baseline(for_tenant(svc, tenant), cases)
+    rows = report["details"] if details else report.pop("details")
+    sub = recall_report(cases, [r["rank"] for r in rows])
+    report.update({k: sub[k] for k in ("recall@1_faq_cases", "recall@5_faq_cases", "faq_cases")})
+    report["baseline"] = base
+    return report
+
+
+def _baseline_table(report: dict[str, Any]) -> Table:
+    base = report["baseline"]
+    table = Table("", "pipeline", "baseline (FAQ question+answer, cosine)",
+                  title=f"{report['in_scope']} in-scope cases ({report['faq_cases']} expect an FAQ), "
+                        f"{report['out_of_scope']} out-of-scope")  # fmt: skip
+    for key in ("recall@1", "recall@5", "mrr", "recall@1_faq_cases", "recall@5_faq_cases"):
+        table.add_row(key, f"{report[key]:.3f}", f"{base[key]:.3f}")
+    # the baseline has no gate: it always answers, so these two are the pipeline's alone
+    table.add_row("answered_in_scope", f"{report['answered_in_scope']:.3f}", "-")
+    table.add_row("abstained_oos", f"{report['abstained_oos']:.3f}", "-")
+    return table
 
 
 @app.command("ask")
