@@ -102,7 +102,7 @@ class ValidateReturnForm(OrderIdSlotMixin, FormValidationAction):
         if latest_entity(tracker, "order_id") and not confirming(tracker):
             # The message was an order-number correction, not a reason: keep asking for the reason.
             return {"return_reason": None}
-        reason = normalize_reason(str(slot_value or "")) if reads_as_answer(tracker) else None
+        reason = normalize_reason(str(slot_value)) if reads_as_answer(tracker) else None
         if reason is None:
             dispatcher.utter_message(text="能简单说一下退货原因吗？比如尺码不合适、质量问题～")
         return {"return_reason": reason}
@@ -127,7 +127,7 @@ class ValidateAddressForm(OrderIdSlotMixin, FormValidationAction):
             return {"new_address": None}
         if latest_entity(tracker, "order_id") and not confirming(tracker):
             return {"new_address": None}
-        text = str(slot_value or "").strip()
+        text = str(slot_value).strip()
         if not looks_like_address(text):
             dispatcher.utter_message(text="地址好像不完整哦，麻烦按「省市区 + 街道门牌」发一下完整地址～")
             return {"new_address": None}
@@ -164,7 +164,13 @@ SHRUG_HINTS = {
 }  # fmt: skip
 
 
-def _cleared() -> list[EventType]:
+def active_form(tracker: Tracker) -> str | None:
+    return tracker.active_loop.get("name") if tracker.active_loop else None
+
+
+def stopped(dispatcher: CollectingDispatcher) -> list[EventType]:
+    """Say the form is called off and forget what it collected, so the next time starts clean."""
+    dispatcher.utter_message(response="utter_form_stopped")
     return [SlotSet(slot, None) for slot in sorted({s for slots in FORM_SLOTS.values() for s in slots})]
 
 
@@ -178,13 +184,12 @@ class ActionDenyInForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        form = tracker.active_loop.get("name") if tracker.active_loop else None
+        form = active_form(tracker)
         if form and not has_content(tracker.latest_message.get("text") or ""):
             hint = SHRUG_HINTS.get(str(tracker.get_slot("requested_slot")), "没关系～")
             dispatcher.utter_message(text=f"{hint}不办了的话说「算了」就行。")
             return [FollowupAction(form)]
-        dispatcher.utter_message(response="utter_form_stopped")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *stopped(dispatcher)]
 
 
 class ActionNudgeForm(Action):
@@ -197,7 +202,7 @@ class ActionNudgeForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        form = tracker.active_loop.get("name") if tracker.active_loop else None
+        form = active_form(tracker)
         return [FollowupAction(form)] if form else []
 
 
@@ -211,8 +216,7 @@ class ActionStopForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_form_stopped")
-        return _cleared()
+        return stopped(dispatcher)
 
 
 class ActionTriageRequest(Action):

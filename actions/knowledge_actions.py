@@ -170,12 +170,17 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        answer = await policy_answer(tracker, "sure")
-        if answer:
-            dispatcher.utter_message(text=answer)
-        else:
+        if not await answered_if_sure(dispatcher, tracker):
             dispatcher.utter_message(response="utter_out_of_scope")
         return []
+
+
+async def answered_if_sure(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answer from the KB only when it is sure (a message the NLU routed elsewhere); True when it did."""
+    answer = await policy_answer(tracker, "sure")
+    if answer:
+        dispatcher.utter_message(text=answer)
+    return bool(answer)
 
 
 class ActionProductInquiry(Action):
@@ -187,9 +192,7 @@ class ActionProductInquiry(Action):
         return "action_product_inquiry"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        answer = await policy_answer(tracker, "sure")
-        if answer:
-            dispatcher.utter_message(text=answer)
+        if await answered_if_sure(dispatcher, tracker):
             return []
         dispatcher.utter_message(response="utter_product_inquiry")
         return [SlotSet("offered_human", True)]

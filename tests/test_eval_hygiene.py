@@ -172,12 +172,18 @@ def python_literals(path: Path) -> Iterator[Line]:
                 yield Line(rel(path), node.lineno + value.count("\n", 0, m.start()), piece)
 
 
-def eval_lines() -> list[Line]:
+def set_lines(folder: Path) -> list[Line]:
+    """The queries of a folder's *.jsonl sets and the examples of its *.yml NLU sets."""
     out: list[Line] = []
-    for path in sorted((REPO / "tests" / "data").glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         out += jsonl_lines(path, "query")
-    for path in sorted((REPO / "tests" / "nlu").glob("*.yml")):
+    for path in sorted(folder.glob("*.yml")):
         out += yaml_lines(path, "examples")
+    return out
+
+
+def eval_lines() -> list[Line]:
+    out = set_lines(REPO / "tests" / "data") + set_lines(REPO / "tests" / "nlu")
     out += jsonl_lines(REPO / "knowledge" / "samples" / "eval.jsonl", "query")
     return out
 
@@ -325,21 +331,12 @@ def test_python_literals_are_split_into_word_list_items(tmp_path: Path) -> None:
     assert got == [(2, "天气预报炒股票"), (2, "天气预报"), (2, "炒股票")]
 
 
-def blind_lines() -> list[Line]:
-    out: list[Line] = []
-    for path in sorted((REPO / "tests" / "blind").glob("*.jsonl")):
-        out += jsonl_lines(path, "query")
-    for path in sorted((REPO / "tests" / "blind").glob("*.yml")):
-        out += yaml_lines(path, "examples")
-    return out
-
-
 def test_no_blind_message_of_some_length_is_in_what_the_system_is_built_from() -> None:
     """The blind sets (tests/blind) were written apart from everything else, so short everyday lines (在吗, 好的,
     谢谢亲) are in the training data too, as they are in real traffic, and are not held against it. A longer line
     equal to one of the resources' is: it would have been copied in after the set was written, or (as 世界上最高的
     山是哪座 in a new gate anchor) met by chance, and either way it would be measured from memory."""
-    blind = blind_lines()
+    blind = set_lines(REPO / "tests" / "blind")
     assert len(blind) > 500
     long = [b for b in blind if len(normalise(b.text)) >= NEAR_MIN]
     # the FAQ is excepted: the set's writer read it, as a shopper reads the shop's help pages

@@ -63,3 +63,16 @@ def test_normalize_reason_maps_known_reasons_and_keeps_free_text() -> None:
     assert normalize_reason("哈哈哈") is None
     assert normalize_reason("不知道") is None
     assert normalize_reason("x" * 201) is None
+
+
+def test_the_domain_keeps_the_same_intents_out_of_every_free_text_slot() -> None:
+    # domain.yml's not_intent lists and NOT_AN_ANSWER say the same thing in two places: they must agree
+    import yaml
+
+    from tests.conftest import REPO
+
+    slots = yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))["slots"]
+    lists = {name: frozenset(m["not_intent"]) for name, slot in slots.items() for m in slot["mappings"]
+             if m.get("type") == "from_text"}  # fmt: skip
+    assert set(lists) == {"return_reason", "new_address", "left_message"}
+    assert all(v == NOT_AN_ANSWER for v in lists.values()), lists

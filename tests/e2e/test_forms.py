@@ -5,55 +5,17 @@ the route the assistant took (the intent it heard, the actions it ran), not only
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
-import httpx
 import pytest
 
 from .. import kb_decisions as kbq
 from ..platform import Platform
+from .chat import Chat, Turn
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
 ORDER = "250316084512367890"  # the demo shop's order of every customer: never submitted here
 # orders these tests do submit returns for, one each (the demo shop's state lasts as long as the platform)
 U1001_SHIPPED, U1001_DELIVERED, U1002_SHIPPED = "250212075519846031", "250322190817462275", "250507120033581946"
-
-
-@dataclass
-class Turn:
-    text: str  # the bot's replies, joined
-    buttons: list[str]
-    intent: str  # what the NLU heard
-    actions: list[str]  # what ran in answer, in order
-    slots: dict
-
-
-class Chat:
-    """One logged-in customer's conversation; each turn also reads the tracker to see the route taken."""
-
-    def __init__(self, platform: Platform, customer: str | None = None) -> None:
-        self.p, self.customer = platform, customer or f"f-{uuid.uuid4().hex[:8]}"
-        self.seen = 0
-        if customer:  # a demo customer's one conversation: start it afresh
-            self("/restart")
-
-    def __call__(self, text: str) -> Turn:
-        replies = self.p.say(self.customer, text, customer=self.customer)
-        conversation = replies[0]["recipient_id"] if replies else f"default:{self.customer}"
-        tracker = httpx.get(f"{self.p.rasa_url}/conversations/{conversation}/tracker?include_events=ALL",
-                            headers=self.p.rasa_api(),
-                            timeout=30).json()  # fmt: skip
-        events = tracker["events"][self.seen:]
-        self.seen = len(tracker["events"])
-        user = [e for e in events if e["event"] == "user"][-1]
-        return Turn(text="\n".join(r.get("text") or "" for r in replies),
-                    buttons=[b["payload"] for r in replies for b in r.get("buttons") or []],
-                    intent=user["parse_data"]["intent"]["name"],
-                    actions=[e["name"] for e in events if e["event"] == "action"
-                             and e["name"] not in ("action_listen", "action_session_start")],
-                    slots=tracker["slots"])  # fmt: skip
 
 
 def start_return(chat: Chat, order: str = ORDER) -> Turn:

@@ -4,12 +4,10 @@ never an error, never the generic "didn't understand" where the message was clea
 
 from __future__ import annotations
 
-import uuid
-
-import httpx
 import pytest
 
 from ..platform import Platform
+from .chat import Chat
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -17,17 +15,10 @@ NOT_UNDERSTOOD = "没太理解"
 
 
 def turn(platform: Platform, text: str, customer: str | None = None) -> tuple[str, str, list[str]]:
-    """(the replies joined, the intent heard, the actions run)."""
-    who = customer or f"o-{uuid.uuid4().hex[:8]}"
-    replies = platform.say(who, text, customer=who if customer is None else customer)
-    assert replies and all(r.get("text") or r.get("buttons") or r.get("image") for r in replies), replies
-    conversation = replies[0]["recipient_id"]
-    events = httpx.get(f"{platform.rasa_url}/conversations/{conversation}/tracker?include_events=ALL",
-                       headers=platform.rasa_api(), timeout=30).json()["events"]  # fmt: skip
-    last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
-    actions = [e["name"] for e in events[last_user:] if e["event"] == "action" and e["name"] != "action_listen"]
-    intent = events[last_user]["parse_data"]["intent"]["name"]
-    return "\n".join(r.get("text") or "" for r in replies), intent, actions
+    """(the replies joined, the intent heard, the actions run); every reply has something in it."""
+    t = Chat(platform, customer)(text)
+    assert t.replies and all(r.get("text") or r.get("buttons") or r.get("image") for r in t.replies), t.replies
+    return t.text, t.intent, t.actions
 
 
 def test_a_pasted_order_card_is_read_for_its_order_number(platform: Platform) -> None:
