@@ -99,8 +99,18 @@ def start_cluster(tmp: Path, env: dict[str, str], replicas: int = 2, timeout: fl
     endpoints = render_endpoints(settings)
     cluster = Cluster(env, settings, lb)
 
+    taken = {*fronts.values(), *(int(env[f"CSBOT_SERVICES__{n.upper()}_PORT"]) for n in ("orders", "archive"))}
+    relaunched: dict[str, int] = {}
+
+    def fresh_port() -> int:
+        port = free_port()
+        while port in taken:  # never hand one port to two instances
+            port = free_port()
+        taken.add(port)
+        return port
+
     def launch(service: str, name: str, port: int | None) -> None:
-        port = port or free_port()
+        port = port or fresh_port()
         own = {**env, f"CSBOT_SERVICES__{service.upper()}_PORT": str(port)}
         if service == "archive":  # Kafka static membership: a restarted archive takes its partitions back
             own["CSBOT_EVENTS__INSTANCE_ID"] = name
@@ -111,21 +121,40 @@ def start_cluster(tmp: Path, env: dict[str, str], replicas: int = 2, timeout: fl
         if service in pools:
             pools[service].backends.append(port)
 
+    def relaunch(inst: Instance) -> bool:
+        """A free port can be taken by another process before the instance binds it: start it on another one."""
+        if inst.service == "orders" or relaunched.get(inst.name, 0) >= 3:  # orders' port is in everyone's settings
+            return False
+        if b"address already in use" not in inst.log.read_bytes():
+            return False
+        relaunched[inst.name] = relaunched.get(inst.name, 0) + 1
+        if inst.service in pools:
+            pools[inst.service].backends.remove(inst.port)
+        launch(inst.service, inst.name, None)
+        return True
+
     launch("orders", "orders", settings.services.orders_port)
     for service in ("knowledge", "actions", "handoff", "archive", "rasa"):
         for i in range(replicas):
             launch(service, f"{service}-{'ab'[i]}", None)
     deadline = time.monotonic() + timeout
-    waiting = dict(cluster.instances)
+    waiting = set(cluster.instances)
     while waiting:
-        for name, inst in list(waiting.items()):
+        for name in sorted(waiting):
+            inst = cluster.instances[name]
             if inst.proc.poll() is not None:
+                if relaunch(inst):
+                    continue
                 cluster.stop()
                 raise RuntimeError(f"{name} exited {inst.proc.returncode}: {inst.log.read_text()[-3000:]}")
             if http_ok(inst.health, timeout=1):
-                del waiting[name]
+                waiting.discard(name)
         if time.monotonic() > deadline:
             cluster.stop()
             raise TimeoutError(f"not up after {timeout:.0f} s: {sorted(waiting)}")
         time.sleep(1)
+        if not waiting:
+            # an instance that lost its port may have looked healthy through whoever holds it: look again
+            time.sleep(2)
+            waiting = {name for name, inst in cluster.instances.items() if inst.proc.poll() is not None}
     return cluster
