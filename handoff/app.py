@@ -39,6 +39,7 @@ from handoff.openapi import document as openapi_document
 from handoff.presence import create_presence
 from handoff.privacy import api as privacy_api
 from handoff.privacy import build_service as privacy_service
+from handoff.redelivery import redeliver_due
 from handoff.relay import RasaRelay
 from handoff.reports import api as reports_api
 from handoff.reports import web as reports_web
@@ -52,6 +53,7 @@ from knowledge.client import KnowledgeClient
 
 log = logging.getLogger(__name__)
 PER_USER = "600/min"
+REDELIVERY_SECONDS = 2.0
 
 
 async def health(request: Request) -> JSONResponse:
@@ -104,6 +106,14 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             except Exception:  # one bad tick (the database briefly away) must not stop the clock
                 log.exception("handoff tick failed")
 
+    async def run_redelivery() -> None:
+        while True:
+            await asyncio.sleep(REDELIVERY_SECONDS)
+            try:
+                await asyncio.to_thread(redeliver_due, svc)
+            except Exception:  # the database briefly away: the next round tries again
+                log.exception("handoff redelivery failed")
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -114,12 +124,13 @@ def create_app(settings: Settings | None = None, customer: CustomerChannel | Non
             await asyncio.to_thread(svc.maintain_live)
         except Exception:  # Redis or the database away at start: lookups ask the database; the clock retries
             log.exception("live sessions not rebuilt at start")
-        clock_task = asyncio.create_task(run_tick()) if run_clock else None
+        # redelivery on its own loop: a slow Rasa must not hold up offers and timeouts
+        tasks = [asyncio.create_task(run_tick()), asyncio.create_task(run_redelivery())] if run_clock else []
         yield
-        if clock_task is not None:
-            clock_task.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await clock_task
+                await task
         await hub.close()
         await limiter.close()
         presence.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, EpochSeconds, TinyInt, tenant_col, utcnow
@@ -85,8 +85,13 @@ class LeftMessage(Base):
     customer_ref: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new", comment="new / ticketed")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new",
+                                        comment="new / ticketed / retrying / delivered")  # fmt: skip
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # an undelivered agent line being sent again (handoff.redelivery, migration 0009)
+    line_id: Mapped[int | None] = mapped_column(BigInteger)
+    retry_at: Mapped[float | None] = mapped_column(Float)
+    retry_until: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         Index("idx_left_tenant_status", "tenant_id", "status"),

@@ -26,6 +26,7 @@ from bot.security import Principal
 from bot.storage.db import Database, retry_transient
 from bot.storage.models import Session, User
 from handoff import domain as d
+from handoff import redelivery
 from handoff import repository as repo
 from handoff.config import HandoffConfig
 from handoff.live import REWARM_SECONDS, LiveSession, LiveSessions
@@ -367,8 +368,13 @@ class HandoffService:
             self._mark(int(msg["message"]["id"]), session_id, undelivered=failed, merged=merged)
             msg["message"].update({"undelivered": True} if failed else {"merged": True})
         if failed:
-            msg["warning"] = UNDELIVERED
-            self._follow_up(who.tenant_id, session_id, conversation, text or image_url or (file.name if file else ""))
+            gist = text or image_url or (file.name if file else "")
+            if rationed:  # the channel refused it (WeChat's window or quota): a person follows up
+                msg["warning"] = UNDELIVERED
+                self._follow_up(who.tenant_id, session_id, conversation, gist)
+            else:  # Rasa did not take it in time: sent again for a while (handoff.redelivery)
+                msg["warning"] = redelivery.WARNING
+                redelivery.schedule(self, who.tenant_id, session_id, conversation, int(msg["message"]["id"]), gist)
             log.warning("an agent line to %s was not delivered", conversation)
         return msg
 

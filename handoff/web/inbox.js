@@ -140,6 +140,11 @@
       renderChats();
       return;
     }
+    if (item.kind === "delivered") {  // a line that had not arrived was sent again (handoff.redelivery)
+      var li = document.querySelector('#messages li[data-id="' + item.message_id + '"] .undelivered');
+      if (li) li.remove();
+      return;
+    }
     if (item.kind === "session") {
       var s = item.session;
       Object.keys(offers).forEach(function (k) { if (offers[k].session.id === s.id && s.state !== "waiting") dropOffer(k); });
@@ -279,6 +284,7 @@
     if (m.id) { if (chat.seen[m.id]) return; chat.seen[m.id] = true; }
     var li = document.createElement("li");
     li.className = (m.from || "bot") + (before ? " before" : "");
+    if (m.id) li.dataset.id = m.id;
     var who = document.createElement("span"); who.className = "who";
     who.textContent = m.from === "customer" ? "客户" : m.from === "agent" ? (m.agent && m.agent.name ? m.agent.name : "客服") : "机器人";
     li.appendChild(who);
