@@ -51,7 +51,9 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[E
         dispatcher.utter_message(text=UNREACHABLE)
         return [SlotSet("offered_human", False), FollowupAction("leave_message_form")]
     if ticket.get("active_agent"):
-        dispatcher.utter_message(text=f"客服{ticket['active_agent']}正在为您服务，直接说就好～")
+        name = str(ticket["active_agent"])
+        name = name if name.startswith("客服") else f"客服{name}"  # a nickname may already say 客服
+        dispatcher.utter_message(text=f"{name}正在为您服务，直接说就好～")
         return [SlotSet("offered_human", False), ConversationPaused()]
     if not ticket.get("on_duty"):
         hours = settings().raw.get("handoff", {}).get("working_hours", "09:00-22:00")

@@ -14,10 +14,13 @@ from bot.tracing import httpx_hooks
 
 
 class HandoffClient:
-    def __init__(self, base_url: str, tokens: ServiceTokens, timeout: float = 3.0) -> None:
+    def __init__(self, base_url: str, tokens: ServiceTokens, timeout: float = 10.0) -> None:
         self.tokens = tokens
+        # generous: a request writes a session and makes offers, which takes seconds on a busy database, and a
+        # customer who waits a little longer beats one told "unreachable" whose session was in fact created
         # the caller's trace and request id travel with every call (bot.tracing)
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, event_hooks=httpx_hooks())
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout, connect=2.0),
+                                         event_hooks=httpx_hooks())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HandoffClient:
