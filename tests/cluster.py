@@ -67,6 +67,17 @@ class Cluster:
     def url(self, service: str) -> str:
         return self.settings.services.url(service)
 
+    def error_lines(self, limit: int = 12) -> dict[str, list[str]]:
+        """The last error and warning lines of each instance's log, for whoever reads a failure."""
+        marks = ("ERROR", "WARNING", "Traceback", "Exception", "exited")
+        out: dict[str, list[str]] = {}
+        for inst in self.instances.values():
+            lines = inst.log.read_text(errors="replace").splitlines() if inst.log.exists() else []
+            hits = [line[:300] for line in lines if any(m in line for m in marks)]
+            if hits:
+                out[inst.name] = hits[-limit:]
+        return out
+
     def stop(self) -> None:
         for inst in self.instances.values():
             if inst.proc.poll() is None:
