@@ -87,8 +87,11 @@ def test_an_agents_quick_lines_on_wechat_use_one_message_of_the_quota(desk: Desk
     say, started = desk.customers.say, threading.Event()
 
     def slow_say(conversation: str, text: str, *args: object) -> None:
-        started.set()
-        time.sleep(0.3)
+        if not started.is_set():  # the first line stays in flight until both others queue behind it (not a
+            started.set()  # fixed sleep: on a busy machine they can take longer than any sleep to get there)
+            deadline = time.monotonic() + 10
+            while len(desk.svc.outbox._queues.get(conversation, [])) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
         say(conversation, text, *args)
 
     desk.customers.say = slow_say  # type: ignore[method-assign]
