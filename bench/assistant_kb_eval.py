@@ -29,7 +29,7 @@ import yaml
 
 from actions.knowledge_actions import about_address, kb_bar
 from bench.rasa_bench import free_port, start_rasa
-from bot.rasa_env import child_env, model_path
+from bot.rasa_env import child_env, model_path, rasa_api_headers
 from bot.settings import load_settings
 from knowledge.evaluation import load_cases
 from knowledge.service import KnowledgeService
@@ -58,13 +58,17 @@ def main(files: list[str], details: bool = False) -> None:
     port = free_port()
     log = s.home / "bench" / "rasa-parse.log"
     proc, _ = start_rasa(model_path(s), endpoints, port, env, log)
+    headers = rasa_api_headers(s)
     try:
         for f in files:
             cases = load_cases(Path(f))
             ins = ok_in = oos = ok_oos = suggested = 0
             routed: dict[str, int] = {}
             for c in cases:
-                parse = httpx.post(f"http://127.0.0.1:{port}/model/parse", json={"text": c.query}, timeout=30).json()
+                r = httpx.post(f"http://127.0.0.1:{port}/model/parse", json={"text": c.query}, headers=headers,
+                               timeout=30)  # fmt: skip
+                r.raise_for_status()  # the server's API wants its key (bot.rasa_env): never read an error as a parse
+                parse = r.json()
                 intent = parse["intent"]["name"]
                 routed[intent] = routed.get(intent, 0) + 1
                 answered_id = None
