@@ -62,8 +62,12 @@ def _best_per_item(hits: Sequence[Hit]) -> dict[tuple[str, int], float]:
 def dense_scores(hits: Sequence[Hit], centroid_weight: float, doc_bias: float) -> dict[tuple[str, int], float]:
     """Per item: FAQ = (1-w)·max phrasing cosine + w·mean phrasing cosine (centroid entry); doc = cosine + bias.
 
+    The bias calibrates the embedding mode, not the kind: e5 scores a query against a passage lower than
+    against another query, so an FAQ's answer passage (``fa``, sparse FAQs) gets it too, or a KB without
+    similar questions loses its FAQs to document sections and to FAQ questions that merely share words.
     Items whose other entry fell outside the top-k get the lowest score seen for the missing part.
     """
+    hits = [replace(h, score=h.score + doc_bias) if h.pk.startswith("fa") else h for h in hits]
     phr = _best_per_item([h for h in hits if not h.pk.startswith("fc")])
     cen = _best_per_item([h for h in hits if h.pk.startswith("fc")])
     floor = min((h.score for h in hits), default=0.0)
