@@ -24,8 +24,6 @@ from knowledge.service import KnowledgeService
 from knowledge.types import check_tenant
 from knowledge.versions import info
 
-BATCH = 32  # queries embedded per call: bounded memory on a long eval file
-
 
 @dataclass(frozen=True)
 class DenseBaseline:
@@ -42,12 +40,16 @@ class DenseBaseline:
         return cls(tuple(e[0] for e in entries), np.asarray(embedder.embed_passages(texts)), embedder)
 
     def rank_many(self, queries: Sequence[str], k: int = 5) -> list[list[str]]:
-        """The top-k FAQ ids per query, best first."""
+        """The top-k FAQ ids per query, best first.
+
+        Each query is embedded alone, as the pipeline and any deployed system embed a customer's question:
+        the int8 engine quantizes activations once per call, so in a batch a query's vector moved with its
+        neighbours in the file (batches of 32 vs one: FAQ-case recall@1 on the dev set 0.762 vs 0.786).
+        """
         out: list[list[str]] = []
-        for start in range(0, len(queries), BATCH):
-            sims = np.asarray(self.embedder.embed_queries(queries[start : start + BATCH])) @ self.matrix.T
-            for row in sims:
-                out.append([self.ids[i] for i in np.argsort(-row, kind="stable")[:k]])
+        for query in queries:
+            row = np.asarray(self.embedder.embed_queries([query]))[0] @ self.matrix.T
+            out.append([self.ids[i] for i in np.argsort(-row, kind="stable")[:k]])
         return out
 
 
