@@ -63,12 +63,23 @@ def _h(*parts: object) -> str:
 SPARSE_PHRASINGS = 3
 
 
+def phrasings_of(question: str, similar: Sequence[str]) -> list[str]:
+    """An FAQ's distinct masked phrasings (question first), as they are embedded."""
+    return list(dict.fromkeys(mask(t) for t in (question, *similar) if t.strip()))
+
+
+def is_sparse(question: str, similar: Sequence[str]) -> bool:
+    """Too few phrasings to match paraphrases on: the answer is indexed too, and the gate's sparse weights
+    decide for it."""
+    return len(phrasings_of(question, similar)) < SPARSE_PHRASINGS
+
+
 def faq_units(tenant_id: str, faq_id: int, question: str, similar: Sequence[str], answer: str,
               enabled: bool, keyword_answer: bool = False) -> Units:  # fmt: skip
     units = Units()
     if not enabled:
         return units  # disabled FAQs are in SQL only
-    phrasings = list(dict.fromkeys(mask(t) for t in (question, *similar) if t.strip()))
+    phrasings = phrasings_of(question, similar)
     for text in phrasings:
         units.vectors.append(Entry(f"fv{_h(tenant_id, faq_id, text)}", tenant_id, "faq", faq_id, text, "query"))
     # the centroid's inner product with a query is the mean cosine over all phrasings (not re-normalised)

@@ -264,8 +264,9 @@ class KnowledgeService:
         lex = self._lexicon(tenant_id, st)
         try:
             grams = [lex.grams(c.kind, item) for c, item in zip(result.candidates, items, strict=True)]
+            sparse = [c.kind == "faq" and lex.sparse(item) for c, item in zip(result.candidates, items, strict=True)]
             d = decide(query, result.query_vector, result.candidates, grams, lex.stats, self.anchors, embedder,
-                       self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms)  # fmt: skip
+                       self.gate_model, self.cfg.lexical_weight, lex.foreign_platforms, sparse)  # fmt: skip
         except BackendUnavailable as exc:  # anchors could not be embedded (remote embedder): the cosine rule stands
             log.warning("gate unavailable, keeping the cosine decision: %s", exc)
             return result, passages

@@ -32,8 +32,9 @@ class Decision:
 def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate],
            item_grams: Sequence[Mapping[str, int]], stats: NgramStats, anchors: OffTopicAnchors,
            embedder: Embedder, model: GateModel, lexical_weight: float,
-           foreign_platforms: Collection[str] = ()) -> Decision:  # fmt: skip
-    """``item_grams[i]``: the n-grams of ``candidates[i]``'s text (an FAQ's phrasings, or a section)."""
+           foreign_platforms: Collection[str] = (), sparse: Sequence[bool] = ()) -> Decision:  # fmt: skip
+    """``item_grams[i]``: the n-grams of ``candidates[i]``'s text (an FAQ's phrasings, or a section);
+    ``sparse[i]``: candidate i is an FAQ with few phrasings (its own weights decide, knowledge/gate/model.py)."""
     q_grams = char_grams(query)
     q_vec = stats.vector(q_grams)
     lexical = [stats.cosine(q_vec, stats.vector(g)) for g in item_grams]
@@ -47,6 +48,8 @@ def decide(query: str, query_vector: np.ndarray, candidates: Sequence[Candidate]
         "coverage_kb": stats.coverage(q_grams),
         "offtopic_gap": candidates[top].dense - anchor_sim,
     }
+    top_sparse = bool(sparse) and sparse[top]
     lowered = unicodedata.normalize("NFKC", query).lower()
     platform = next((p for p in foreign_platforms if p in lowered), "")
-    return Decision(order, model.probability(feats), feats, anchor, platform)
+    probability = model.for_top(top_sparse).probability(feats)
+    return Decision(order, probability, {**feats, "sparse_top": float(top_sparse)}, anchor, platform)

@@ -21,7 +21,7 @@ def faq_text(f: Any) -> str:
     """An FAQ's lexical text: its question and similar questions (answers drift off topic), plus the answer
     when there are hardly any phrasings to match (as in the keyword index, knowledge/indexing.py)."""
     phrasings = [t for t in (f.question, *f.similar_questions) if t]
-    if len(phrasings) < indexing.SPARSE_PHRASINGS:
+    if indexing.is_sparse(f.question, f.similar_questions):
         phrasings.append(f.answer)
     return " ".join(retrieval_text(mask(t)) for t in phrasings)
 
@@ -37,6 +37,14 @@ class Lexicon:
     # n-grams of items that reached a top-k, kept for this KB generation: masking and splitting an item's
     # text is done once, not on every question it shows up in
     _grams: dict[tuple[str, int], Counter[str]] = field(default_factory=dict, repr=False)
+    _sparse: dict[int, bool] = field(default_factory=dict, repr=False)
+
+    def sparse(self, faq: Any) -> bool:
+        """The catalog FaqItem has too few phrasings for paraphrase matching (knowledge/indexing.py)."""
+        cached = self._sparse.get(faq.faq_id)
+        if cached is None:
+            cached = self._sparse[faq.faq_id] = indexing.is_sparse(faq.question, faq.similar_questions)
+        return cached
 
     def grams(self, kind: str, item: Any) -> Counter[str]:
         """``item`` is the catalog's FaqItem (kind "faq") or SectionItem."""
