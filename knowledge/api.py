@@ -12,6 +12,9 @@ Routes: ``GET/POST /faqs`` (``?q=`` substring search, ``?category=``, ``?sort=hi
 ``PUT /import/{filename}`` (an FAQ file or a document, incremental, like ``csbot kb import``) and
 ``POST /eval`` (``{"lines": "<eval JSONL>", "details": false}``, like ``csbot kb eval``). ``csbot kb`` uses
 the last two while the platform runs, because the embedded stores accept one process.
+LLM-proposed similar questions (knowledge/proposals.py): ``GET /proposals`` (``?status=pending|accepted|
+rejected|all``, ``?faq=``), ``POST /proposals/generate`` (``{"faqs": [ids], "min_similar": 3, "per_faq": 5}``,
+needs the ``llm`` backend), ``POST /proposals/accept`` and ``POST /proposals/reject`` (``{"ids": [...]}``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from bot.settings import Settings
 from bot.storage.models import Doc, Faq
 from bot.web import Auth, Limiter, json_body, read_body
 from bot.web import endpoint as web_endpoint
+from knowledge import proposals
 from knowledge import repository as repo
 from knowledge.evaluation import evaluate, load_cases
 from knowledge.ingest import FileReport
@@ -94,8 +98,9 @@ def create_app(settings: Settings, service: KnowledgeService | None = None, auth
                 # (filtered here: similar_questions is a JSON column, stored escaped)
                 needle = text.lower()
                 found = [r for r in s.scalars(q.order_by(*sort))
-                         if needle in " ".join([r.question, r.answer_text or "", *(r.similar_questions or [])]).lower()]
-                rows = found[offset : offset + limit]  # fmt: skip
+                         if needle in " ".join([r.question, r.answer_text or "", *(r.similar_questions or [])])
+                         .lower()]  # fmt: skip
+                rows = found[offset : offset + limit]
             return {"items": [_faq_json(r) for r in rows]}
 
     async def get_faq(request: Request, p: Principal) -> Any:
@@ -209,6 +214,41 @@ def create_app(settings: Settings, service: KnowledgeService | None = None, auth
             raise InvalidInput('expected {"lines": "<eval JSONL text>"}')
         return await run(_eval, p, data["lines"], bool(data.get("details")))
 
+    # --- LLM-proposed similar questions: listed, generated, reviewed -----------------------------------
+    async def list_proposals(request: Request, p: Principal) -> Any:
+        params = request.query_params
+        status, faq = params.get("status", "pending"), params.get("faq") or None
+        return {"items": await run(proposals.list_proposals, svc, p.tenant_id, status, faq)}
+
+    def _generate(p: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        faqs = data.get("faqs")
+        if faqs is not None and not (isinstance(faqs, list) and all(isinstance(f, str) for f in faqs)):
+            raise InvalidInput('"faqs" must be a list of FAQ ids')
+        try:
+            min_similar, per_faq = int(data.get("min_similar", 3)), int(data.get("per_faq", 5))
+        except (TypeError, ValueError):
+            raise InvalidInput("min_similar and per_faq are numbers") from None
+        report = proposals.propose_similar(svc, p.tenant_id, faqs, min_similar, per_faq).to_dict()
+        audit(p, "kb.proposal.generate", "faq", None, report)
+        return report
+
+    async def generate_proposals(request: Request, p: Principal) -> Any:
+        return await run(_generate, p, await body_json(request))
+
+    def _review(p: Principal, data: dict[str, Any], accept: bool) -> dict[str, Any]:
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise InvalidInput('expected {"ids": ["<proposal id>", ...]}')
+        result = proposals.review(svc, p.tenant_id, [str(i) for i in ids], accept, p.name or str(p.user_id))
+        audit(p, "kb.proposal.accept" if accept else "kb.proposal.reject", "proposal", None, result)
+        return result
+
+    async def accept_proposals(request: Request, p: Principal) -> Any:
+        return await run(_review, p, await body_json(request), True)
+
+    async def reject_proposals(request: Request, p: Principal) -> Any:
+        return await run(_review, p, await body_json(request), False)
+
     # --- versions ------------------------------------------------------------------------------
     async def rebuild(request: Request, p: Principal) -> Any:
         data = await body_json(request)
@@ -262,6 +302,10 @@ def create_app(settings: Settings, service: KnowledgeService | None = None, auth
         Route("/ask", endpoint(ask), methods=["POST"]),
         Route("/import/{filename}", endpoint(put_import), methods=["PUT"]),
         Route("/eval", endpoint(post_eval), methods=["POST"]),
+        Route("/proposals", endpoint(list_proposals), methods=["GET"]),
+        Route("/proposals/generate", endpoint(generate_proposals), methods=["POST"]),
+        Route("/proposals/accept", endpoint(accept_proposals), methods=["POST"]),
+        Route("/proposals/reject", endpoint(reject_proposals), methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.knowledge = svc

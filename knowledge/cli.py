@@ -19,6 +19,8 @@ from rich.table import Table
 
 from bot.errors import CsbotError
 from bot.settings import load_settings
+from knowledge.proposals_cli import app as proposals_app
+from knowledge.proposals_cli import report_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Knowledge base: import, eval, versions.")
 out = Console()
@@ -75,15 +77,27 @@ def _fail(exc: Exception) -> None:
 
 @app.command("import")
 def import_cmd(
-    paths: list[Path] = typer.Argument(..., help="FAQ files (.jsonl .csv .yaml) and documents (.md .txt .html .pdf .docx) or directories"),  # noqa: E501
+    paths: list[Path] = typer.Argument(
+        ..., help="FAQ files (.jsonl .csv .yaml) and documents (.md .txt .html .pdf .docx) or directories"
+    ),
     tenant: str = typer.Option(None, "--tenant", "-t", help="tenant id (default: tenant.default)"),
     prune: bool = typer.Option(False, help="delete this tenant's FAQs that are not in the imported FAQ files"),
     as_json: bool = typer.Option(False, "--json", help="print the per-file report as JSON"),
+    propose_similar: bool = typer.Option(
+        False,
+        "--propose-similar",
+        help="ask the configured LLM for similar questions of FAQs that have few "
+        "(stored for review, not live: csbot kb proposals)",
+    ),
+    min_similar: int = typer.Option(3, help="with --propose-similar: FAQs with fewer similar questions than this"),
+    per_faq: int = typer.Option(5, help="with --propose-similar: proposals asked per FAQ (1-20)"),
 ) -> None:
     """Import (incrementally) FAQ files and documents; prints a per-file report."""
     from knowledge.ingest import FileReport, expand_paths
 
     files = expand_paths(paths)
+    if propose_similar:
+        _check_proposer(min_similar, per_faq)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, disable=as_json or not err.is_terminal)  # fmt: skip
     remote = _remote()
@@ -110,8 +124,10 @@ def import_cmd(
 
             reports = svc.import_paths(paths, tenant, prune, on_file)
     failed = [r for r in reports if r.status == "error"]
+    proposed = _propose(files, tenant, min_similar, per_faq) if propose_similar else None
     if as_json:
-        out.print_json(json.dumps({"files": [r.to_dict() for r in reports], "failed": len(failed)},
+        out.print_json(json.dumps({"files": [r.to_dict() for r in reports], "failed": len(failed),
+                                   **({"proposals": proposed} if proposed is not None else {})},
                                   ensure_ascii=False))  # fmt: skip
     else:
         table = Table("file", "kind", "status", "added", "updated", "unchanged", "removed", "embedded", "s", "error")
@@ -121,8 +137,38 @@ def import_cmd(
                           str(r.removed), str(r.embedded), f"{r.seconds:.2f}", r.error or "; ".join(r.notes),
                           style=style)  # fmt: skip
         out.print(table)
+        if proposed is not None:
+            (err if proposed.get("error") else out).print(report_line(proposed), markup=False)
     if failed:
         raise typer.Exit(2)
+
+
+def _check_proposer(min_similar: int, per_faq: int) -> None:
+    """Before importing anything: --propose-similar needs an LLM in the settings and sane numbers."""
+    settings = load_settings()
+    backend = settings.backend("llm")
+    if backend.type != "openai" or not backend.options.get("base_url") or not backend.options.get("model"):
+        _fail(CsbotError("--propose-similar needs an LLM: set llm: {type: openai, base_url, model} in csbot.yml"))
+    if not 1 <= per_faq <= 20 or not 0 <= min_similar <= 100:
+        _fail(CsbotError("--per-faq must be 1..20 and --min-similar 0..100"))
+
+
+def _propose(files: list[Path], tenant: str | None, min_similar: int, per_faq: int) -> dict[str, Any]:
+    """Proposals for the FAQs of the imported FAQ files. Only SQL and the LLM are touched, so this runs here
+    even while the platform owns the indexes."""
+    from knowledge.proposals import propose_similar
+    from knowledge.text.faq_files import parse_faq_file
+    from knowledge.text.loaders import FAQ_TYPES, LoadError
+
+    ext_ids: list[str] = []
+    for f in files:
+        if f.suffix.lower() in FAQ_TYPES:
+            try:
+                ext_ids += [r.ext_id for r in parse_faq_file(f, 1 << 30)]
+            except LoadError:
+                continue  # reported by the import already
+    with kb_service() as svc:
+        return propose_similar(svc, tenant or svc.default_tenant, ext_ids, min_similar, per_faq).to_dict()
 
 
 @app.command("eval")
@@ -131,8 +177,9 @@ def eval_cmd(
     tenant: str = typer.Option(None, "--tenant", "-t"),
     as_json: bool = typer.Option(False, "--json", help="print only the JSON object"),
     details: bool = typer.Option(False, help="include per-query results"),
-    baseline: bool = typer.Option(False, "--baseline",
-                                  help="also measure a plain dense baseline (FAQ question+answer, cosine top-k)"),
+    baseline: bool = typer.Option(
+        False, "--baseline", help="also measure a plain dense baseline (FAQ question+answer, cosine top-k)"
+    ),
 ) -> None:
     """Measure retrieval and gating on an eval file; prints one JSON object."""
     from knowledge.evaluation import evaluate, load_cases
@@ -141,6 +188,7 @@ def eval_cmd(
     want_details = details or baseline
     remote = _remote()
     if remote is not None:
+
         def remote_eval(r):  # type: ignore[no-untyped-def]
             load_cases(file)  # a malformed file fails here, with its line number, before anything is sent
             return r.evaluate(file, tenant or load_settings().default_tenant, want_details)
@@ -300,6 +348,7 @@ def lowconf_cmd(
 
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
+app.add_typer(proposals_app, name="proposals")
 
 
 @app.command("seed")

@@ -22,7 +22,7 @@ from knowledge import repository as repo
 from knowledge.config import KnowledgeConfig
 from knowledge.indexing import IndexWriter, Units, VersionInfo, faq_units, section_units
 from knowledge.text.chunking import chunk_text
-from knowledge.text.faq_files import FaqRecord, parse_faq_file
+from knowledge.text.faq_files import FaqRecord, parse_faq_file, with_similar
 from knowledge.text.loaders import DOC_TYPES, FAQ_TYPES, LoadedText, LoadError, load_document
 from knowledge.types import check_tenant
 from knowledge.versions import VersionManager
@@ -128,6 +128,9 @@ class Ingestor:
         kw_answer = self.cfg.index_faq_answers
         with self.db.session() as s:
             existing = repo.faqs_by_ext(s, tenant_id, [r.ext_id for r in records])
+            reviewed = repo.accepted_similar(s, tenant_id, [r.ext_id for r in records])
+        # similar questions a person accepted from the LLM's proposals are not in the merchant's file
+        records = [with_similar(r, reviewed[r.ext_id]) if r.ext_id in reviewed else r for r in records]
         plan = _Plan()
         changed: list[tuple[FaqRecord, int, Faq | None]] = []
         for rec in records:

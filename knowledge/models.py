@@ -5,6 +5,9 @@
   Versions are platform-wide: tenants share a collection and are separated by the ``tenant_id`` field.
 * ``cs_kb_state``: a per-tenant generation counter bumped on every KB change; answer caches key on it.
 * ``cs_kb_lowconf``: questions the bot could not answer confidently (seed §2.5.9 active learning).
+* ``cs_kb_proposal`` (migration 0010): similar questions an LLM proposed for an FAQ at import
+  (``csbot kb import --propose-similar``). Generated text, so not live: ``pending`` until a person accepts
+  it (it joins the FAQ's similar questions and the indexes) or rejects it (kept, so it is not proposed again).
 """
 
 from __future__ import annotations
@@ -61,3 +64,20 @@ class KbLowConfidence(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("idx_lowconf_tenant_time", "tenant_id", "created_at"),)
+
+
+class KbProposal(Base):
+    __tablename__ = "cs_kb_proposal"
+    PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+
+    proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str] = tenant_col()
+    faq_ext_id: Mapped[str] = mapped_column(String(128), nullable=False, comment="cs_faq.ext_id")
+    text: Mapped[str] = mapped_column(String(255), nullable=False, comment="a proposed similar question, PII-masked")
+    source: Mapped[str] = mapped_column(String(160), nullable=False, comment="who generated it, e.g. llm:<model>")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=PENDING, server_default=PENDING)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    __table_args__ = (Index("idx_kb_proposal_faq", "tenant_id", "faq_ext_id"),)

@@ -72,6 +72,9 @@ class RemoteKnowledge:
     def ask(self, query: str, tenant_id: str) -> dict[str, Any]:
         return self._call("POST", "/ask", tenant_id, json={"query": query})
 
+    def review_proposals(self, ids: list[str], accept: bool, tenant_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/proposals/{'accept' if accept else 'reject'}", tenant_id, json={"ids": ids})
+
     def rebuild(self, note: str | None, switch: bool) -> dict[str, Any]:
         return self._call("POST", "/rebuild", "default", "admin", json={"note": note, "switch": switch})
 

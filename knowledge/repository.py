@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.ids import new_id
 from bot.storage.models import Doc, DocEmbedding, Faq, utcnow
-from knowledge.models import KbIndexVersion, KbLowConfidence, KbState
+from knowledge.models import KbIndexVersion, KbLowConfidence, KbProposal, KbState
+from knowledge.text.faq_files import FaqRecord
 from knowledge.types import check_tenant
 
 
@@ -39,6 +40,22 @@ class SectionItem:
 def faq_item(row: Faq) -> FaqItem:
     return FaqItem(row.faq_id, row.ext_id, row.question, tuple(row.similar_questions or ()), row.answer_text or "",
                    row.category, bool(row.enabled))  # fmt: skip
+
+
+def faq_record(item: FaqItem) -> FaqRecord:
+    return FaqRecord(item.ext_id, item.question, item.answer, item.similar_questions, item.category, item.enabled)
+
+
+def accepted_similar(s: Session, tenant_id: str, ext_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Reviewed LLM proposals per FAQ (knowledge/proposals.py): they stay similar questions across re-imports."""
+    out: dict[str, list[str]] = {}
+    q = select(KbProposal).where(KbProposal.tenant_id == check_tenant(tenant_id),
+                                 KbProposal.status == KbProposal.ACCEPTED)  # fmt: skip
+    ids = list(ext_ids)
+    for i in range(0, len(ids), 500):
+        for p in s.scalars(q.where(KbProposal.faq_ext_id.in_(ids[i : i + 500])).order_by(KbProposal.proposal_id)):
+            out.setdefault(p.faq_ext_id, []).append(p.text)
+    return out
 
 
 def doc_key(source: str | None) -> str:
@@ -158,5 +175,3 @@ def low_confidence(s: Session, tenant_id: str, since: dt.datetime | None = None,
     if not include_reviewed:
         q = q.where(KbLowConfidence.reviewed == 0)
     return list(s.scalars(q.order_by(KbLowConfidence.created_at)))
-
-

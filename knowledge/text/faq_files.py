@@ -7,7 +7,9 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,24 @@ class FaqRecord:
         body = json.dumps([self.question, self.similar_questions, self.answer, self.category, self.enabled],
                           ensure_ascii=False)  # fmt: skip
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+def phrasing_key(text: str) -> str:
+    """Comparison form of a phrasing: NFKC, lower case, letters and digits only (punctuation and spaces
+    do not make another question)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+
+
+def with_similar(rec: FaqRecord, extra: Sequence[str]) -> FaqRecord:
+    """``rec`` with the ``extra`` similar questions it does not have yet (reviewed LLM proposals)."""
+    have = {phrasing_key(t) for t in (rec.question, *rec.similar_questions)}
+    add: list[str] = []
+    for text in extra:
+        k = phrasing_key(text)
+        if k and k not in have:
+            have.add(k)
+            add.append(text)
+    return replace(rec, similar_questions=(*rec.similar_questions, *add)) if add else rec
 
 
 def _as_bool(value: Any) -> bool:

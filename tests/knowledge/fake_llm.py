@@ -2,7 +2,9 @@
 
 The model name picks the behaviour: ``fake-ok`` answers from the prompt, ``fake-slow`` sleeps past any
 sane client timeout, ``fake-error`` returns HTTP 500. A judge prompt (【候选知识】) gets ``judge_reply``, which
-the test sets to the verdict it wants to see handled. Every request body is kept for assertions.
+the test sets to the verdict it wants to see handled; a similar-question prompt (【常见问题】) gets
+``propose_replies[question]`` (the FAQ question as sent), else ``propose_reply``. Every request body is kept
+for assertions.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.judge_reply = "1"
+        self.propose_reply = "[]"
+        self.propose_replies: dict[str, str] = {}
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
@@ -46,6 +50,9 @@ class FakeOpenAI:
         user = body["messages"][-1]["content"]
         if "【候选知识】" in user:
             text = self.judge_reply
+        elif user.startswith("【常见问题】"):
+            question = user.removeprefix("【常见问题】").split("\n", 1)[0]
+            text = self.propose_replies.get(question, self.propose_reply)
         else:
             text = "根据资料：" + user.split("【参考资料】", 1)[-1].split("\n")[1][:40]
         return JSONResponse({
