@@ -13,6 +13,7 @@ RUNS = [
     ["bench/kb_bench.py", "--skip-ingest"],  # 100k chunks on milvus-lite (tenant partitions)
     ["bench/kb_bench.py", "--skip-ingest", "--start-milvus"],  # 100k chunks on a real Milvus server, HNSW
     ["-m", "bench.kb_quality"],  # KB answer quality on every eval set, learned gate vs cosine rule
+    ["-m", "bench.kb_baseline"],  # the pipeline beside a plain dense baseline, sample KB and question+answer only
     ["-m", "bench.kb_load"],  # the knowledge server's /answer under 1/8/32 concurrent clients
     ["-m", "bench.handoff_bench"],  # 200 agents, 1,000 waiting: assignment and relay latency, losses
     ["-m", "bench.handoff_relay", "--every", "2"],  # 50 chats through the real Rasa server, both directions
