@@ -231,10 +231,7 @@ def review(svc: KnowledgeService, tenant_id: str, ids: Sequence[str], accept: bo
             done += ids_here
             continue
         item = repo.faq_item(row)
-        if accept:
-            _set_status(svc, tenant_id, ids_here, KbProposal.ACCEPTED, reviewer)
-        else:
-            _set_status(svc, tenant_id, ids_here, KbProposal.REJECTED, reviewer)
+        _set_status(svc, tenant_id, ids_here, KbProposal.ACCEPTED if accept else KbProposal.REJECTED, reviewer)
         try:
             # apply_faqs adds the FAQ's accepted proposals itself (accepted_similar); a rejected one is left out
             leaving = {key(t) for _, t, st in items if st == KbProposal.ACCEPTED} if not accept else set()
