@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, func
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, EpochSeconds, TinyInt, tenant_col, utcnow
@@ -90,8 +90,8 @@ class LeftMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     # an undelivered agent line being sent again (handoff.redelivery, migration 0009)
     line_id: Mapped[int | None] = mapped_column(BigInteger)
-    retry_at: Mapped[float | None] = mapped_column(Float)
-    retry_until: Mapped[float | None] = mapped_column(Float)
+    retry_at: Mapped[float | None] = mapped_column(EpochSeconds)  # double: a float32 epoch is 128 s coarse
+    retry_until: Mapped[float | None] = mapped_column(EpochSeconds)
 
     __table_args__ = (
         Index("idx_left_tenant_status", "tenant_id", "status"),

@@ -1,14 +1,19 @@
 """An agent line Rasa did not take is sent again, once, and the inbox told; after the retry window it becomes a
-follow-up ticket; two instances never send it twice (handoff.redelivery)."""
+follow-up ticket; two instances never send it twice (handoff.redelivery). On SQLite and on the machine's MariaDB
+(whose FLOAT would round an epoch to 128 s: the retry times are doubles)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.security import Principal
+from bot.settings import Settings, load_settings
+from bot.storage.db import Database
 from handoff import assignment as a
 from handoff import redelivery
 from handoff.models import AgentFeed, HandoffLine, LeftMessage
@@ -16,6 +21,15 @@ from handoff.tickets.auto import sweep_left_messages
 
 from .conftest import Customers, Desk, make_desk
 from .test_service import offers
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def desk(request: pytest.FixtureRequest, env: dict[str, str], settings: Settings) -> Iterator[Desk]:
+    if request.param == "mariadb":
+        settings = load_settings(env, {"database": {"url": request.getfixturevalue("mariadb_url")}})
+    db = Database.from_settings(settings)
+    yield make_desk(db)
+    db.dispose()
 
 
 class Flaky(Customers):
