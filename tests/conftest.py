@@ -16,10 +16,19 @@ REPO = Path(__file__).resolve().parent.parent
 MARIADB_ADMIN = dict(host="127.0.0.1", port=3306, user="root", password="")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, and never one handed out before in this run: the kernel may offer the same
+    free port to two calls in a row (CI saw Rasa and the action server of one platform given one port)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @pytest.fixture

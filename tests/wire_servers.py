@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .conftest import free_port
+
 
 def noida_binary() -> str:
     # the server binary itself, not the Python console script: terminating a wrapper would orphan it
@@ -19,12 +21,6 @@ def noida_binary() -> str:
 
     binary = Path(noida_db.__file__).resolve().parent / "noida-db"
     return str(binary) if binary.is_file() else (shutil.which("noida-db") or "noida-db")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class KafkaWire:
