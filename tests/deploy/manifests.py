@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 POD_IP = "10.1.2.3"  # what status.podIP stands for when a k8s container's environment is read here
+POD_NAME = "<pod name>"  # and metadata.name
+FIELDS = {"status.podIP": POD_IP, "metadata.name": POD_NAME}
 IMAGES = {"csbot-app": "app", "csbot-rasa": "rasa"}
 
 
@@ -98,6 +100,11 @@ def k8s_kind(kind: str) -> list[dict[str, Any]]:
     return [d for d in k8s_docs() if d.get("kind") == kind]
 
 
+def k8s_workloads() -> list[dict[str, Any]]:
+    """The long-running pods' controllers: Deployments, and the archive's StatefulSet (stable names)."""
+    return k8s_kind("Deployment") + k8s_kind("StatefulSet")
+
+
 @dataclass
 class Container:
     where: str  # "compose rasa-1", "k8s Deployment/csbot rasa"
@@ -149,7 +156,7 @@ def _probe(p: dict[str, Any], ports: dict[str, int]) -> tuple[str, ...]:
 
 def k8s_containers() -> list[Container]:
     out = []
-    for doc in k8s_kind("Deployment") + k8s_kind("Job"):
+    for doc in k8s_workloads() + k8s_kind("Job"):
         pod = doc["spec"]["template"]["spec"]
         for c in pod.get("initContainers", []) + pod["containers"]:
             env: dict[str, str] = {}
@@ -160,7 +167,7 @@ def k8s_containers() -> list[Container]:
                     env.update(generated_secret_env(ref["secretRef"]["name"]))
             for e in c.get("env", []):
                 field_path = (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
-                env[e["name"]] = POD_IP if field_path == "status.podIP" else str(e["value"])
+                env[e["name"]] = FIELDS.get(field_path or "") or str(e["value"])
             ports = {p["name"]: int(p["containerPort"]) for p in c.get("ports", []) if "name" in p}
             probes = [_probe(c[k], ports) for k in ("startupProbe", "readinessProbe", "livenessProbe") if k in c]
             service = "setup" if doc["kind"] == "Job" else c["name"]

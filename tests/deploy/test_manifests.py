@@ -24,6 +24,7 @@ from .manifests import (
     DEPLOY,
     K8S,
     POD_IP,
+    POD_NAME,
     REPO,
     Container,
     all_containers,
@@ -37,6 +38,7 @@ from .manifests import (
     k8s_containers,
     k8s_docs,
     k8s_kind,
+    k8s_workloads,
     load_script,
     nginx_conf,
 )
@@ -133,6 +135,11 @@ def test_every_instance_shares_the_same_settings_but_its_address_and_name() -> N
     archives = [c for c in compose_containers() if c.service == "archive"]
     assert len(archives) == 2
     assert [c.env.get("CSBOT_EVENTS__INSTANCE_ID") for c in archives] == [c.spec["hostname"] for c in archives]
+    # in k8s the archive is a StatefulSet: its stable pod name is the member id, every other pod has none
+    ids = {c.service: c.env.get("CSBOT_EVENTS__INSTANCE_ID") for c in k8s_containers()}
+    assert ids.pop("archive") == POD_NAME and not any(ids.values())
+    (archive,) = [d for d in k8s_workloads() if d["metadata"]["name"] == "csbot-archive"]
+    assert archive["kind"] == "StatefulSet" and archive["spec"]["serviceName"] == "csbot-archive"
 
 
 def test_each_process_binds_the_address_its_neighbours_call() -> None:
@@ -176,7 +183,7 @@ def test_each_container_runs_the_command_csbot_run_starts(tmp_path: Path) -> Non
     for name in PLATFORM:  # N=2: two instances of every platform service in compose, two replicas in k8s
         assert seen.get(f"compose {name}", 0) >= 2, name
         assert seen.get(f"k8s {name}", 0) >= 1, name
-    for dep in k8s_kind("Deployment"):
+    for dep in k8s_workloads():
         assert dep["spec"]["replicas"] >= 2, dep["metadata"]["name"]
 
 
@@ -279,7 +286,7 @@ def test_the_nginx_parser_sees_a_missing_hash() -> None:
 
 def test_k8s_services_and_ingress_reach_the_right_ports() -> None:
     pods = {}
-    for dep in k8s_kind("Deployment"):
+    for dep in k8s_workloads():
         labels = dep["spec"]["template"]["metadata"]["labels"]
         ports = {p["containerPort"] for c in dep["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
         pods[frozenset(labels.items())] = ports
@@ -306,7 +313,7 @@ def test_k8s_services_and_ingress_reach_the_right_ports() -> None:
 
 
 def test_k8s_pods_ask_for_resources_and_wait_for_setup() -> None:
-    for dep in k8s_kind("Deployment"):
+    for dep in k8s_workloads():
         pod = dep["spec"]["template"]["spec"]
         assert [c["command"] for c in pod["initContainers"]] == [["python", "deploy/setup_job.py", "--wait", "900"]]
         for c in pod["containers"]:
