@@ -11,7 +11,10 @@ Lines and labels (all dev sets, docs/evaluation.md; never tests/blind/):
 * KB eval files: an in-scope question should be answered from the KB (1), an out-of-scope one not (0);
   "correct" also needs the KB's first citation to be an expected one;
 * NLU test files: an ``ask_question`` line should be answered from the KB (1); every other intent goes to its
-  own action (0): a task, a greeting, a complaint for a person, chit-chat.
+  own action (0): a task, a greeting, a complaint for a person, chit-chat;
+* the routing dev set (tests/routing/routing_dev.jsonl, written for this): route ``kb`` should be answered from
+  the KB, ``task``/``person``/``product``/``other`` not; a line whose acceptable routes include both is not
+  scored. (tests/blind/routing_blind.jsonl is measured once, with ``--blind``, when the routing is chosen.)
 
     CSBOT_HOME=... python -m bench.routing_eval [--dump rows.jsonl]
 (the home must hold the imported sample KB and the model ``csbot train`` made)
@@ -40,6 +43,7 @@ from knowledge.service import KnowledgeService
 KB_SETS = ["knowledge/samples/eval.jsonl", "tests/data/kb_heldout.jsonl", "tests/data/kb_heldout2.jsonl",
            "tests/data/kb_heldout3.jsonl", "tests/data/kb_heldout4.jsonl"]  # fmt: skip
 NLU_SETS = ["tests/nlu/test_nlu.yml", "tests/nlu/test_nlu_hard.yml"]
+ROUTING_SETS = ["tests/routing/routing_dev.jsonl"]
 KB_INTENTS = ("ask_question", "nlu_fallback")
 
 
@@ -53,7 +57,8 @@ class Row:
     kb_sure: bool
     kb_abstained: bool
     label: int
-    correct: bool  # the KB's first citation is an expected one (KB sets); the label for NLU sets
+    correct: bool  # the KB's first citation is an expected one (KB sets); the label for the others
+    either: bool = False  # both answering from the KB and not are acceptable: not scored
 
     @property
     def intent(self) -> str:
@@ -77,10 +82,11 @@ def _plain(text: str) -> str:
     return re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", text)
 
 
-def collect(port: int, svc: KnowledgeService, tenant: str, headers: dict[str, str]) -> list[Row]:
+def collect(port: int, svc: KnowledgeService, tenant: str, headers: dict[str, str],
+            routing_sets: list[str]) -> list[Row]:  # fmt: skip
     rows: list[Row] = []
 
-    def row(file: str, text: str, label: int, expected: tuple[str, ...] | None) -> Row:
+    def row(file: str, text: str, label: int, expected: tuple[str, ...] | None, either: bool = False) -> Row:
         r = httpx.post(f"http://127.0.0.1:{port}/model/parse", json={"text": text}, headers=headers, timeout=30)
         r.raise_for_status()
         parse = r.json()
@@ -93,7 +99,7 @@ def collect(port: int, svc: KnowledgeService, tenant: str, headers: dict[str, st
         correct = bool(label) if expected is None else (
             top is not None and any(top == e or top == e.split("#")[0] for e in expected))  # fmt: skip
         return Row(file, text, ranking, has_order, float(ans.confidence), bool(ans.sure), bool(ans.abstained),
-                   label, correct)  # fmt: skip
+                   label, correct, either)  # fmt: skip
 
     for f in KB_SETS:
         for c in load_cases(Path(f)):
@@ -101,6 +107,12 @@ def collect(port: int, svc: KnowledgeService, tenant: str, headers: dict[str, st
     for f in NLU_SETS:
         for intent, text in nlu_lines(f):
             rows.append(row(f, text, int(intent == "ask_question"), None))
+    for f in routing_sets:
+        for line in Path(f).read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            routes = {item["route"], *(item.get("also") or ())}
+            either = "kb" in routes and len(routes) > 1
+            rows.append(row(f, item["query"], int(item["route"] == "kb"), None, either))
     return rows
 
 
@@ -133,6 +145,8 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000, lr: fl
 
 
 def score(rows: list[Row], answered: list[bool]) -> dict[str, Any]:
+    kept = [(r, a) for r, a in zip(rows, answered, strict=True) if not r.either]
+    rows, answered = [r for r, _ in kept], [a for _, a in kept]
     pos = [(r, a) for r, a in zip(rows, answered, strict=True) if r.label]
     neg = [(r, a) for r, a in zip(rows, answered, strict=True) if not r.label]
     return {"should answer": len(pos), "answered": round(sum(a for _, a in pos) / max(len(pos), 1), 3),
@@ -149,7 +163,8 @@ def main(argv: list[str]) -> None:
     port = free_port()
     proc, _ = start_rasa(model_path(s), endpoints, port, child_env(s), s.home / "bench" / "rasa-routing.log")
     try:
-        rows = collect(port, svc, s.default_tenant, rasa_api_headers(s))
+        routing = ROUTING_SETS + (["tests/blind/routing_blind.jsonl"] if "--blind" in argv else [])
+        rows = collect(port, svc, s.default_tenant, rasa_api_headers(s), routing)
     finally:
         os.killpg(proc.pid, 15)
         svc.close()
@@ -158,9 +173,10 @@ def main(argv: list[str]) -> None:
         out.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     intents = sorted({i for r in rows for i in r.ranking})
     x, y = features(rows, intents), np.asarray([r.label for r in rows], dtype=np.float64)
-    for f in KB_SETS + NLU_SETS:
+    blind = np.asarray([r.file.startswith("tests/blind/") for r in rows])
+    for f in dict.fromkeys(r.file for r in rows):  # each set held out in turn; a blind set is never fitted on
         held = np.asarray([r.file == f for r in rows])
-        predict = fit(x[~held], y[~held])
+        predict = fit(x[~held & ~blind], y[~held & ~blind])
         mine = [r for r in rows if r.file == f]
         learned = [bool(p >= 0.5) and not r.kb_abstained for p, r in zip(predict(x[held]), mine, strict=True)]
         print(json.dumps({"set": f, "rules": score(mine, [ruled(r) for r in mine]),
