@@ -2,11 +2,11 @@
 
 Evaluation sets: every ``tests/data/*.jsonl`` ("query"), every example of ``tests/nlu/*.yml`` and the KB dev
 set ``knowledge/samples/eval.jsonl``; the sets written apart from everything (``tests/blind``, and the routing
-sets of ``tests/routing``) are checked more loosely, below. Built from: the gate's anchor lists (``knowledge/gate/*.txt``), the NLU
-training examples (every ``data/nlu/*.yml``, including files added later), the tokenizer dictionary
-(``data/dict/*.txt``), ``data/rules.yml``, ``data/stories.yml``, the sample FAQ's questions and similar
-questions (``knowledge/samples/faq.jsonl``) and every string literal with Chinese in it in ``actions/*.py`` and
-``knowledge/**/*.py`` (regex word lists, tables, docstrings).
+sets of ``tests/routing``) are checked more loosely, below. Built from: the gate's anchor lists
+(``knowledge/gate/*.txt``), the NLU training examples (every ``data/nlu/*.yml``, including files added
+later), the tokenizer dictionary (``data/dict/*.txt``), ``data/rules.yml``, ``data/stories.yml``, the sample
+FAQ's questions and similar questions (``knowledge/samples/faq.jsonl``) and every string literal with Chinese
+in it in ``actions/*.py`` and ``knowledge/**/*.py`` (regex word lists, tables, docstrings).
 
 A leak is a pair of lines equal after ``normalise`` (NFKC, lower case, only letters and digits kept: no spaces,
 punctuation or emoji), or, when both have at least ``NEAR_MIN`` normalised characters, a near-copy: one
