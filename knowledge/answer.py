@@ -47,12 +47,12 @@ class LlmAnswerer:
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import ChatPromptTemplate
         from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-        from langchain_openai import ChatOpenAI
+
+        from knowledge.llm import chat_model
 
         self.model = model
         self.timeout = timeout
-        llm = ChatOpenAI(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=0,
-                         temperature=temperature)  # fmt: skip
+        llm = chat_model(base_url, model, api_key, timeout, temperature=temperature)
         prompt = ChatPromptTemplate.from_messages(
             [("system", SYSTEM_PROMPT), ("human", "【参考资料】\n{context}\n\n【用户问题】{question}")]
         )

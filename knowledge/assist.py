@@ -64,14 +64,10 @@ class LlmSummarizer:
     """transcript → prompt → LLM → a few sentences, as one LCEL runnable over the ``llm`` backend."""
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 8.0) -> None:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
+        from knowledge.llm import chat_model, text_chain
 
-        llm = ChatOpenAI(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=0,
-                         temperature=0.0)  # fmt: skip
-        prompt = ChatPromptTemplate.from_messages([("system", SUMMARY_PROMPT), ("human", "【对话】\n{dialogue}")])
-        self.chain = prompt | llm | StrOutputParser()
+        llm = chat_model(base_url, model, api_key, timeout, temperature=0.0)
+        self.chain = text_chain(llm, SUMMARY_PROMPT, "【对话】\n{dialogue}")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LlmSummarizer:

@@ -49,17 +49,11 @@ class LlmJudge:
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 8.0,
                  max_candidates: int = 3) -> None:  # fmt: skip
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
+        from knowledge.llm import chat_model, text_chain
 
         self.max_candidates = max_candidates
-        llm = ChatOpenAI(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=0,
-                         temperature=0.0, max_tokens=8)  # fmt: skip
-        prompt = ChatPromptTemplate.from_messages(
-            [("system", JUDGE_PROMPT), ("human", "【候选知识】\n{candidates}\n\n【用户问题】{question}")]
-        )
-        self.chain = prompt | llm | StrOutputParser()
+        llm = chat_model(base_url, model, api_key, timeout, temperature=0.0, max_tokens=8)
+        self.chain = text_chain(llm, JUDGE_PROMPT, "【候选知识】\n{candidates}\n\n【用户问题】{question}")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LlmJudge:

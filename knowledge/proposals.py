@@ -92,18 +92,12 @@ class SimilarProposer:
     """question + answer → prompt → LLM → reply text, as one LCEL runnable."""
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 20.0) -> None:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
+        from knowledge.llm import chat_model, text_chain
 
         self.source = f"llm:{model}"[:160]
         # some randomness: the point is wordings nobody wrote yet
-        llm = ChatOpenAI(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=0,
-                         temperature=0.7, max_tokens=400)  # fmt: skip
-        prompt = ChatPromptTemplate.from_messages(
-            [("system", PROMPT), ("human", "【常见问题】{question}\n【答案】{answer}")]
-        )
-        self.chain = prompt | llm | StrOutputParser()
+        llm = chat_model(base_url, model, api_key, timeout, temperature=0.7, max_tokens=400)
+        self.chain = text_chain(llm, PROMPT, "【常见问题】{question}\n【答案】{answer}")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SimilarProposer:
