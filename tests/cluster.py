@@ -110,18 +110,10 @@ def start_cluster(tmp: Path, env: dict[str, str], replicas: int = 2, timeout: fl
     endpoints = render_endpoints(settings)
     cluster = Cluster(env, settings, lb)
 
-    taken = {*fronts.values(), *(int(env[f"CSBOT_SERVICES__{n.upper()}_PORT"]) for n in ("orders", "archive"))}
     relaunched: dict[str, int] = {}
 
-    def fresh_port() -> int:
-        port = free_port()
-        while port in taken:  # never hand one port to two instances
-            port = free_port()
-        taken.add(port)
-        return port
-
     def launch(service: str, name: str, port: int | None) -> None:
-        port = port or fresh_port()
+        port = port or free_port()  # never one handed out before in this run (tests/conftest.py)
         own = {**env, f"CSBOT_SERVICES__{service.upper()}_PORT": str(port)}
         if service == "archive":  # Kafka static membership: a restarted archive takes its partitions back
             own["CSBOT_EVENTS__INSTANCE_ID"] = name
