@@ -4,8 +4,9 @@ Evaluation sets: every ``tests/data/*.jsonl`` ("query"), every example of ``test
 set ``knowledge/samples/eval.jsonl``; the sets written apart from everything (``tests/blind``, and the routing
 sets of ``tests/routing``) are checked more loosely, below. Built from: the gate's anchor lists
 (``knowledge/gate/*.txt``), the NLU training examples (every ``data/nlu/*.yml``, including files added
-later), the tokenizer dictionary (``data/dict/*.txt``), ``data/rules.yml``, ``data/stories.yml``, the sample
-FAQ's questions and similar questions (``knowledge/samples/faq.jsonl``) and every string literal with Chinese
+later), the tokenizer dictionary (``data/dict/*.txt``), the router's labelled lines (``data/routing/*.jsonl``),
+``data/rules.yml``, ``data/stories.yml``, the sample FAQ's questions and similar questions
+(``knowledge/samples/faq.jsonl``) and every string literal with Chinese
 in it in ``actions/*.py`` and ``knowledge/**/*.py`` (regex word lists, tables, docstrings).
 
 A leak is a pair of lines equal after ``normalise`` (NFKC, lower case, only letters and digits kept: no spaces,
@@ -197,6 +198,8 @@ def resource_lines() -> list[Line]:
         out += yaml_lines(path, "examples")
     for path in sorted((REPO / "data" / "dict").glob("*.txt")):
         out += text_lines(path, first_field=True)  # jieba format: word [freq] [tag]
+    for path in sorted((REPO / "data" / "routing").glob("*.jsonl")):
+        out += jsonl_lines(path, "query")  # the router's labelled lines
     for name in ("rules.yml", "stories.yml"):
         if (REPO / "data" / name).is_file():
             out += yaml_lines(REPO / "data" / name)
