@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import identified_customer, latest_entity, order_service
-from actions.knowledge_actions import ActionAnswerQuestion, about_address, kb_bar, policy_answer
+from actions.knowledge_actions import ActionAnswerQuestion, route
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.slot_meaning import has_content, is_answer
 from bot.orders.client import OrderError, normalize_order_id
@@ -239,17 +239,16 @@ class ActionTriageRequest(Action):
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         form = self.FORMS.get(intent, "return_form")
-        text = tracker.latest_message.get("text") or ""
-        if form == "address_form" and not about_address(text):
-            # the NLU heard "change something", not an address: answer it as a question, never ask for a new address
-            return [*await ActionAnswerQuestion().run(dispatcher, tracker, domain), SlotSet("triage", "answered")]
-        bar = kb_bar(intent, text, bool(latest_entity(tracker, "order_id")))
-        if bar:
-            policy = await policy_answer(tracker, bar)
-            if policy:
-                how = "申请退货退款" if form == "return_form" else "修改收货地址"
-                dispatcher.utter_message(text=f"{policy}\n需要我帮您{how}的话，直接告诉我就行～")
-                return [SlotSet("triage", "answered")]
+        routed = await route(tracker)
+        if routed.text:
+            how = "申请退货退款" if form == "return_form" else "修改收货地址"
+            dispatcher.utter_message(text=f"{routed.text}\n需要我帮您{how}的话，直接告诉我就行～")
+            return [SlotSet("triage", "answered")]
+        if routed.question and (routed.suggestions or form == "address_form"):
+            # a question the KB cannot pin down (发票抬头写错了 is no new address): the nearest FAQs or a
+            # clarifying reply, never a form the customer did not ask for
+            await ActionAnswerQuestion().run(dispatcher, tracker, domain)
+            return [SlotSet("triage", "answered")]
         if identified_customer(tracker, dispatcher) is None:
             return [SlotSet("triage", "answered")]  # a form for an order they could not see: log in first
         return [*(SlotSet(slot, None) for slot in FORM_SLOTS[form]), SlotSet("triage", "form")]

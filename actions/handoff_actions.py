@@ -14,10 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import customer, settings
 from actions.knowledge_actions import (
     OFFER_HUMAN_BUTTONS,
-    ask_kb,
-    complaint_suggestions,
-    format_answer,
-    kb_bar,
+    route,
     suggestion_buttons,
 )
 from handoff import domain as lines
@@ -27,6 +24,7 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "人工客服系统暂时连不上😣 您可以把问题留言给我，客服会尽快联系您。"
 LEFT = "留言已收到✅ 客服上班后会第一时间联系您～ 还有别的问题也可以直接问我。"
 LEFT_LOCALLY = "留言已记下✅ 客服会尽快联系您～"
+CLOSE_QUESTIONS = "您看是不是这个问题👇 都不是的话点“转人工客服”，马上帮您转接。"
 THANKS_FOR_RATING = "谢谢您的评价🙏 我们会继续努力～ 还有问题随时找我。"
 
 
@@ -132,24 +130,22 @@ class ActionDeclineHuman(Action):
 
 
 class ActionHandleComplaint(Action):
-    """A complaint that is really a question or a stated problem (满减为什么没生效 / 同一笔钱被扣了两回) gets a sure
-    KB answer and the offer of a human; when the KB is only close, an apology with the nearest FAQs as buttons
-    beside 转人工客服; an escalation (我要投诉 / 找你们领导), or nothing close, is handed to a human at once."""
+    """A complaint the router reads as a question or a stated problem with a policy answer (满减为什么没生效 /
+    同一笔钱被扣了两回) gets the KB answer and the offer of a human; when the KB is only close, an apology with the
+    nearest FAQs as buttons beside 转人工客服; an escalation (我要投诉 / 找你们领导) is handed to a human at once."""
 
     def name(self) -> str:
         return "action_handle_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        answer = await ask_kb(tracker) if kb_bar("complaint", text, False) else None
-        if answer is not None and not answer.abstained and answer.sure:
-            reply = f"{format_answer(answer.text, list(answer.citations))}\n还没解决的话，我马上帮您转人工客服。"
+        routed = await route(tracker)
+        if routed.text:
+            reply = f"{routed.text}\n还没解决的话，我马上帮您转人工客服。"
             dispatcher.utter_message(text=reply, buttons=OFFER_HUMAN_BUTTONS)
             return [SlotSet("offered_human", True)]
         dispatcher.utter_message(response="utter_complaint_sorry")
-        close = complaint_suggestions(answer)
-        if close:
-            dispatcher.utter_message(text="您看是不是这个问题👇 都不是的话点“转人工客服”，马上帮您转接。",
-                                     buttons=[*suggestion_buttons(close), OFFER_HUMAN_BUTTONS[0]])  # fmt: skip
+        if routed.suggestions:
+            buttons = [*suggestion_buttons(routed.suggestions), OFFER_HUMAN_BUTTONS[0]]
+            dispatcher.utter_message(text=CLOSE_QUESTIONS, buttons=buttons)
             return [SlotSet("offered_human", True)]
         return await hand_off(dispatcher, tracker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.bot_failures import after_unsure_reply
 from actions.common import settings, tenant_id
+from actions.router import Signals, shipped_router
 from knowledge.client import AnswerView, KnowledgeClient
 
 log = logging.getLogger(__name__)
@@ -30,60 +31,6 @@ def knowledge_client() -> KnowledgeClient:
     return KnowledgeClient.from_settings(settings())
 
 
-# A message that asks about a rule rather than giving an order: 退货运费谁出 / 快递一般几天到 / 能改地址吗
-QUESTION_MARKERS = re.compile(r"怎|咋|如何|多久|几天|多少|多长|谁|哪|什么|啥|吗|么|嘛|是否|[?？]"
-                              # A-not-A questions (行不行, 要不要, 有没有, 可不可以) and a final 不/没 (差价能退不)
-                              r"|(\w)[不没]\1|[不没][\s。！!~～]*$")
-
-
-# "包裹在转运中心躺了4天了 一点动静都没有": a situation described at length, not a bare command (查物流)
-MIN_SITUATION_CHARS = 8
-# the customer asks us to act: start the task, do not lecture
-REQUEST_MARKERS = re.compile(r"我要|我想|帮我|给我|申请|麻烦")
-ORDER_INTENTS = ("order_status", "logistics", "cancel_order", "return_refund", "change_address")
-# an angry customer who wants a person, not an FAQ: 我要投诉 / 找你们领导 / 服务太差
-ESCALATION_MARKERS = re.compile(
-    r"投诉|差评|举报|上级|领导|经理|12315|消协|工商|曝光|律师|起诉|骗子|垃圾|敷衍|态度|太差|气死"
-)
-
-
-# what an address change talks about; "change" without any of it (发票抬头写错了 / 颜色拍错了) is another question
-ADDRESS_WORDS = re.compile(r"地址|收货|收件|寄到|送到|送货|搬家|门牌|小区|街道|路|省|市|区|县|电话|手机")
-
-
-def looks_like_question(text: str) -> bool:
-    return bool(QUESTION_MARKERS.search(text))
-
-
-def about_address(text: str) -> bool:
-    return bool(ADDRESS_WORDS.search(text))
-
-
-def kb_bar(intent: str, text: str, has_order_id: bool) -> str | None:
-    """How sure the KB must be to answer a message the NLU routed to ``intent``: "answer", "sure" or None.
-
-    The NLU labels some shop questions out_of_scope or complaint (能把我的账户数据打包发我吗 → out_of_scope), and
-    customers describe order problems without an order number (退回的包裹仓库早签收了 款还没到). The KB answers
-    those only when it is sure; messages routed to the KB itself (ask_question, nlu_fallback) and rule
-    questions worded like order requests (退货运费谁出) need the normal gate.
-    """
-    if intent in ("ask_question", "nlu_fallback"):
-        return "answer"
-    if intent == "out_of_scope":
-        return "sure"
-    if intent == "complaint":
-        # a problem stated angrily (扣了我两次钱！！ / 优惠券是灰的点不了) still has a policy answer
-        return "sure" if looks_like_question(text) or not ESCALATION_MARKERS.search(text) else None
-    if intent == "change_address" and not about_address(text):
-        return "answer"  # not an address at all: a question like any other (action_triage_request)
-    if intent in ORDER_INTENTS and not has_order_id:
-        if looks_like_question(text):
-            return "answer"
-        if not REQUEST_MARKERS.search(text) and len(text.strip()) >= MIN_SITUATION_CHARS:
-            return "sure"
-    return None
-
-
 async def ask_kb(tracker: Tracker) -> AnswerView | None:
     """The knowledge service's answer to the latest message; None when empty or the service fails."""
     question = (tracker.latest_message.get("text") or "").strip()
@@ -96,32 +43,43 @@ async def ask_kb(tracker: Tracker) -> AnswerView | None:
         return None
 
 
-async def kb_reply(tracker: Tracker, bar: str = "answer") -> tuple[str | None, list[str]]:
-    """(the KB's answer formatted with sources, or None; FAQ questions to offer when it is unsure).
+@dataclass(frozen=True)
+class Routed:
+    """The KB's answer to the latest message and the router's verdict on it (``actions.router``)."""
 
-    ``bar="sure"``: only a very confident answer counts, and nothing is offered (the NLU routed elsewhere).
-    """
+    answer: AnswerView | None  # None: empty message, or the knowledge service failed
+    question: bool  # the router reads the message as one for the knowledge base
+
+    @property
+    def text(self) -> str | None:
+        """The answer formatted with its sources, when the message is the KB's and the KB answered."""
+        if not self.question or self.answer is None or self.answer.abstained:
+            return None
+        return format_answer(self.answer.text, list(self.answer.citations))
+
+    @property
+    def suggestions(self) -> list[str]:
+        """The nearest FAQ questions, when the message is the KB's but the KB is not sure which one."""
+        if not self.question or self.answer is None or not self.answer.abstained:
+            return []
+        return list(self.answer.suggestions)
+
+    @property
+    def nearest(self) -> list[str]:
+        """The FAQ the KB would answer with, when the router sent the message elsewhere (a task, most likely):
+        offered as a button beside the task's own question, in case the customer did mean the rule."""
+        if self.question or self.answer is None or self.answer.abstained:
+            return []
+        return [c.title for c in self.answer.citations[:1] if c.title]
+
+
+async def route(tracker: Tracker) -> Routed:
+    """Ask the KB about the latest message and let the router decide whether its answer is the reply."""
     answer = await ask_kb(tracker)
     if answer is None:
-        return None, []
-    if answer.abstained or (bar == "sure" and not answer.sure):
-        return None, list(answer.suggestions) if bar == "answer" else []
-    return format_answer(answer.text, list(answer.citations)), []
-
-
-def complaint_suggestions(answer: AnswerView | None) -> list[str]:
-    """The FAQ questions to offer an upset customer when the KB is close but not sure: its suggestions, or
-    the question of the answer it would give at the normal gate."""
-    if answer is None:
-        return []
-    if answer.abstained:
-        return list(answer.suggestions)
-    return [c.title for c in answer.citations[:1] if c.title]
-
-
-async def policy_answer(tracker: Tracker, bar: str = "answer") -> str | None:
-    """The KB's answer (``bar="sure"``: only a very confident one), formatted with sources; None otherwise."""
-    return (await kb_reply(tracker, bar))[0]
+        return Routed(None, False)
+    router = shipped_router()
+    return Routed(answer, router.probability(Signals.of(tracker.latest_message, answer)) >= router.threshold)
 
 
 def suggestion_buttons(questions: list[str]) -> list[dict[str, str]]:
@@ -147,11 +105,11 @@ class ActionAnswerQuestion(Action):
         if not question:
             dispatcher.utter_message(response="utter_empty_message")
             return []
-        answer, suggestions = await kb_reply(tracker)
-        if answer:
-            dispatcher.utter_message(text=answer)
+        routed = await route(tracker)
+        if routed.text:
+            dispatcher.utter_message(text=routed.text)
             return [SlotSet("offered_human", False)]
-        if suggestions:
+        if suggestions := routed.suggestions:
             # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
             buttons = suggestion_buttons(suggestions)
             dispatcher.utter_message(text=UNSURE_WITH_SUGGESTIONS, buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])
@@ -164,20 +122,20 @@ class ActionAnswerQuestion(Action):
 
 
 class ActionOutOfScope(Action):
-    """The NLU says out of scope; the KB may still know (账户数据能导给我吗). Only a sure answer overrules it."""
+    """The NLU says out of scope; the KB may still know (账户数据能导给我吗): the router decides."""
 
     def name(self) -> str:
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if not await answered_if_sure(dispatcher, tracker):
+        if not await answered_if_routed(dispatcher, tracker):
             dispatcher.utter_message(response="utter_out_of_scope")
         return []
 
 
-async def answered_if_sure(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
-    """Answer from the KB only when it is sure (a message the NLU routed elsewhere); True when it did."""
-    answer = await policy_answer(tracker, "sure")
+async def answered_if_routed(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answer from the KB when the router sends the message there (the NLU routed it elsewhere); True if so."""
+    answer = (await route(tracker)).text
     if answer:
         dispatcher.utter_message(text=answer)
     return bool(answer)
@@ -185,14 +143,14 @@ async def answered_if_sure(dispatcher: CollectingDispatcher, tracker: Tracker) -
 
 class ActionProductInquiry(Action):
     """A question about one product (还有L码吗, 什么材质): the FAQ cannot know it, so no loosely related answer;
-    a sure KB answer still wins (a shop may have put a product's care rules in its FAQ). Otherwise say so, point
-    at the product page and offer a person; a "好的" then hands off (offered_human)."""
+    a KB answer the router takes still wins (a shop may have put a product's care rules in its FAQ). Otherwise
+    say so, point at the product page and offer a person; a "好的" then hands off (offered_human)."""
 
     def name(self) -> str:
         return "action_product_inquiry"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if await answered_if_sure(dispatcher, tracker):
+        if await answered_if_routed(dispatcher, tracker):
             return []
         dispatcher.utter_message(response="utter_product_inquiry")
         return [SlotSet("offered_human", True)]

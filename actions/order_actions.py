@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import identified_customer, latest_entity, order_service
-from actions.knowledge_actions import kb_bar, kb_reply, suggestion_buttons
+from actions.knowledge_actions import route, suggestion_buttons
 from bot.orders.client import (
     MalformedOrderId,
     NotYourOrder,
@@ -89,19 +89,21 @@ class ActionHandleOrder(Action):
             if intent == "inform" and latest_entity(tracker, "phone"):
                 dispatcher.utter_message(text="收到手机号啦～ 不过查订单需要订单号，麻烦发一下 18 位的订单号哦")
                 return []
-            bar = kb_bar(intent, text, False) if intent in ORDER_TASKS else None
-            if bar:
-                # 快递一般几天到 / 包裹在转运中心躺了4天了: a policy question or a described situation. Answer it
-                # from the KB when the KB is sure enough, and still offer to look at the customer's own order.
-                policy, suggestions = await kb_reply(tracker, bar)
-                if policy:
-                    dispatcher.utter_message(text=policy + "\n如果要查您自己的订单，发一下订单号给我就行～")
+            routed = await route(tracker) if intent in ORDER_TASKS else None
+            if routed is not None and routed.question:
+                # 快递一般几天到 / 包裹在转运中心躺了4天了: the router reads a policy question or a described
+                # situation. Answer it from the KB, and still offer to look at the customer's own order.
+                if routed.text:
+                    dispatcher.utter_message(text=routed.text + "\n如果要查您自己的订单，发一下订单号给我就行～")
                     return [SlotSet("order_task", task)]
-                if suggestions:  # unsure what rule they ask about: offer the nearest ones with the order prompt
+                if routed.suggestions:  # unsure what rule they ask about: the nearest ones with the order prompt
                     text = "要查您自己的订单的话，麻烦发一下订单号～ 如果是想了解规则，您是不是想问👇"
-                    dispatcher.utter_message(text=text, buttons=suggestion_buttons(suggestions))
+                    dispatcher.utter_message(text=text, buttons=suggestion_buttons(routed.suggestions))
                     return [SlotSet("order_task", task)] if task else []
             dispatcher.utter_message(response="utter_ask_order_id")
+            if routed is not None and routed.nearest:  # their order, most likely; the rule, perhaps
+                buttons = suggestion_buttons(routed.nearest)
+                dispatcher.utter_message(text="如果是想了解规则，可以看看👇", buttons=buttons)
             return [SlotSet("order_task", task)] if task else []
 
         if not task:  # an order number out of the blue: ask what to do with it

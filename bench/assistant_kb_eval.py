@@ -4,9 +4,9 @@ The KB eval (`csbot kb eval`) judges the knowledge base alone. In the assistant,
 only when Rasa routes it there (intent ask_question, or nlu_fallback when unsure); out_of_scope and other
 intents get their own replies. This script measures what a customer gets:
 
-* in-scope query answered = the actions ask the KB for this intent (``actions.knowledge_actions.kb_bar``:
-  ask_question / nlu_fallback; order intents without an order number; out_of_scope and question-like
-  complaints only with a sure answer), the KB answered, and its first citation is expected
+* in-scope query answered = the action this intent leads to consults the router (``actions.router``:
+  ask_question / nlu_fallback, out_of_scope, product_inquiry, complaint, return/address requests, order lookups
+  without an order number), the router sends it to the KB, the KB answered, and its first citation is expected
 * out-of-scope query abstained = not answered by the KB (routed elsewhere, or the KB abstained)
 * self_service = answered correctly, or the expected FAQ is among the "您是不是想问" buttons
 
@@ -27,25 +27,15 @@ from pathlib import Path
 import httpx
 import yaml
 
-from actions.knowledge_actions import about_address, kb_bar
+from actions.router import Signals, consulted, shipped_router
 from bench.rasa_bench import free_port, start_rasa
 from bot.rasa_env import child_env, model_path, rasa_api_headers
 from bot.settings import load_settings
 from knowledge.evaluation import load_cases
 from knowledge.service import KnowledgeService
 
-# return/address requests start their form when the KB is unsure: no suggestions there
-TRIAGE_INTENTS = ("return_refund", "change_address")
-
-
-def buttons_shown(intent: str, bar: str, text: str) -> bool:
-    """Whether the actions show the KB's "您是不是想问" buttons when it is unsure (action_answer_question,
-    action_handle_order, action_handle_complaint; the return/address forms start instead)."""
-    if intent == "complaint":
-        return True
-    if intent == "change_address" and not about_address(text):
-        return bar == "answer"
-    return bar == "answer" and intent not in TRIAGE_INTENTS
+# these actions answer only when the router takes the KB's answer: no "您是不是想问" buttons there
+NO_BUTTONS = ("out_of_scope", "product_inquiry")
 
 
 def main(files: list[str], details: bool = False) -> None:
@@ -59,6 +49,7 @@ def main(files: list[str], details: bool = False) -> None:
     log = s.home / "bench" / "rasa-parse.log"
     proc, _ = start_rasa(model_path(s), endpoints, port, env, log)
     headers = rasa_api_headers(s)
+    router = shipped_router()
     try:
         for f in files:
             cases = load_cases(Path(f))
@@ -73,15 +64,14 @@ def main(files: list[str], details: bool = False) -> None:
                 routed[intent] = routed.get(intent, 0) + 1
                 answered_id = None
                 has_order = any(e["entity"] == "order_id" for e in parse.get("entities", []))
-                bar = kb_bar(intent, c.query, has_order)  # the same routing the actions use
                 offered: list[str] = []
-                if bar:
+                question = False
+                if consulted(intent, has_order):  # the same routing the actions use
                     ans = svc.answer(c.query, s.default_tenant)
-                    if not ans.abstained and ans.citations and (bar == "answer" or ans.sure):
+                    question = router.probability(Signals.of(parse, ans)) >= router.threshold
+                    if question and not ans.abstained and ans.citations:
                         answered_id = ans.citations[0].id.split("#")[0]
-                    elif intent == "complaint" and not ans.abstained and ans.citations:
-                        offered = [ans.citations[0].id.split("#")[0]]  # action_handle_complaint: close, not sure
-                    elif ans.suggestions and buttons_shown(intent, bar, c.query):
+                    elif question and ans.abstained and ans.suggestions and intent not in NO_BUTTONS:
                         result, passages = svc.search(c.query, s.default_tenant)
                         offered = [p.id for p in svc.suggestions_for(result, passages)]
                 if c.expected:
@@ -91,7 +81,7 @@ def main(files: list[str], details: bool = False) -> None:
                     ok_in += right
                     suggested += answered_id is None and any(o in c.expected for o in offered)
                     if details and not right:  # one line per in-scope miss: where it went and what came back
-                        print(json.dumps({"query": c.query, "expected": c.expected, "intent": intent, "bar": bar,
+                        print(json.dumps({"query": c.query, "expected": c.expected, "intent": intent, "to_kb": question,
                                           "answered": answered_id, "offered": offered}, ensure_ascii=False))
                 else:
                     oos += 1

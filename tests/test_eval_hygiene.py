@@ -63,7 +63,6 @@ VOCABULARY: dict[tuple[str, str], str] = {
     ("data/dict/userdict.txt", "投诉"): "tokenizer word",
     ("data/dict/userdict.txt", "取消订单"): "tokenizer word",
     ("data/dict/userdict.txt", "七天无理由退货"): "tokenizer word (我要七天无理由退 is the word plus 我要)",
-    ("actions/knowledge_actions.py", "投诉"): "ESCALATION_MARKERS keyword: 投诉 must hand over to a person",
     ("actions/knowledge_actions.py", "不用了"): "a button title the bot shows (payload /deny), not read as text",
     ("actions/order_actions.py", "申请退货退款"): "a button title (payload /return_refund)",
     ("actions/form_actions.py", "申请退货退款"): "a button title (payload /return_refund)",

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.logistic import fit_logistic
+
 FEATURES = ("dense", "lexical", "coverage_item", "coverage_kb", "offtopic_gap")
 SHIPPED = Path(__file__).with_name("weights.json")
 
@@ -68,12 +70,7 @@ class GateModel:
         weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share)) if balanced else np.ones_like(y)
         mean, scale = x.mean(0), x.std(0) + 1e-9
         z = (x - mean) / scale
-        w, b = np.zeros(z.shape[1]), 0.0
-        for _ in range(steps):
-            p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-            g = (p - y) * weight
-            w -= lr * (z.T @ g / len(y) + l2 * w / len(y))
-            b -= lr * float(g.mean())
+        w, b = fit_logistic(z, y, weight, l2=l2, steps=steps, lr=lr)
         return cls(FEATURES, tuple(mean.round(6)), tuple(scale.round(6)), tuple(w.round(6)), round(b, 6),
                    trained_on)  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from actions import knowledge_actions
 from actions.form_actions import ActionTriageRequest
 from actions.handoff_actions import ActionHandleComplaint
 from actions.order_actions import ActionHandleOrder
+from actions.router import Signals
 from bot.tokens import ServiceTokens
 from knowledge.client import KnowledgeClient
 from knowledge.server import create_app
@@ -39,11 +41,25 @@ def knowledge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield url, ServiceTokens(settings.keyring, "actions", 3600)
 
 
+# The router's verdicts are set here, so these tests check what each action does with one; the router itself is
+# tested in test_router.py and, with the real NLU and KB, in tests/e2e/test_router_cases.py.
+QUESTIONS = {"一般下单之后多久能发出来呀", "发票抬头写错了", "申请的退货一直没人处理"}
+
+
+@dataclass
+class Verdicts:
+    threshold: float = 0.5
+
+    def probability(self, s: Signals) -> float:
+        return 1.0 if s.text in QUESTIONS else 0.0
+
+
 @pytest.fixture
 def kb_server(knowledge_url: tuple[str, ServiceTokens], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The actions ask the test knowledge server."""
+    """The actions ask the test knowledge server; the router reads QUESTIONS as questions, nothing else."""
     url, token = knowledge_url
     monkeypatch.setattr(knowledge_actions, "knowledge_client", lambda: KnowledgeClient(url, token))
+    monkeypatch.setattr(knowledge_actions, "shipped_router", Verdicts)
 
 
 def run_action(action: Action, text: str, intent: str,
@@ -73,14 +89,14 @@ def test_unsure_policy_question_gets_the_order_prompt_and_the_nearest_faqs(
 def test_a_bare_command_still_just_asks_for_the_order_number(
     kb_server: None,
 ) -> None:
-    msgs, _ = run_order_action("查物流", "logistics")  # no question, too short to be a described situation
+    msgs, _ = run_order_action("查物流", "logistics")  # a task, and the KB has nothing near
     assert len(msgs) == 1 and msgs[0].get("response") == "utter_ask_order_id" and not msgs[0].get("buttons")
 
 
 def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
     kb_server: None,
 ) -> None:
-    # the NLU says change_address; nothing in it is an address: answered as a question (here: unsure → buttons)
+    # the NLU says change_address; the router reads a question: answered as one (here: unsure → buttons)
     msgs, events = run_action(ActionTriageRequest(), "发票抬头写错了", "change_address")
     triage = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "triage"]
     assert triage == ["answered"]  # the rules start no form on "answered"
@@ -93,7 +109,7 @@ def test_a_change_that_is_not_about_an_address_never_starts_the_address_form(
 def test_a_stated_problem_gets_an_apology_and_the_nearest_faqs_an_escalation_a_person(
     kb_server: None,
 ) -> None:
-    # no escalation words, and the KB is close but not sure
+    # a stated problem the router sends to the KB, which is close but not sure
     msgs, events = run_action(ActionHandleComplaint(), "申请的退货一直没人处理", "complaint")
     assert msgs[0].get("response") == "utter_complaint_sorry"
     titles = [b["title"] for b in msgs[1]["buttons"]]
