@@ -99,8 +99,10 @@ def test_cancel_unshipped_and_refuse_shipped(platform: Platform) -> None:
     assert "已经发货" in platform.text(sender(), "取消订单250316084512367890", customer=sender())
 
 
-def test_out_of_scope(platform: Platform) -> None:
-    assert "回答不了" in platform.text(sender(), kbq.DECLINED[1])
+def test_out_of_scope_is_said_honestly_with_a_person_offered(platform: Platform) -> None:
+    reply = platform.say(sender(), kbq.DECLINED[1])[0]
+    assert "回答不了" in reply["text"]
+    assert [b["payload"] for b in reply.get("buttons") or []] == ["/request_human"]
 
 
 def test_policy_question_is_answered_from_the_knowledge_base_with_a_source(platform: Platform) -> None:
