@@ -8,7 +8,8 @@ intents get their own replies. This script measures what a customer gets:
   ask_question / nlu_fallback, out_of_scope, product_inquiry, complaint, return/address requests, order lookups
   without an order number), the router sends it to the KB, the KB answered, and its first citation is expected
 * out-of-scope query abstained = not answered by the KB (routed elsewhere, or the KB abstained)
-* self_service = answered correctly, or the expected FAQ is among the "您是不是想问" buttons
+* self_service = answered correctly, or the expected FAQ is among the buttons shown ("您是不是想问", or the
+  nearest FAQ beside the order-number prompt; the latter counted since 2026-12-02, after the blind set 5 run)
 
     CSBOT_HOME=... python -m bench.assistant_kb_eval [--details] knowledge/samples/eval.jsonl tests/data/...
 (the home must hold the imported KB; the Rasa model is the one `csbot train` made there)
@@ -27,7 +28,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from actions.router import Signals, consulted, shipped_router
+from actions.router import ASKED_WITHOUT_ORDER, Signals, consulted, shipped_router
 from bench.rasa_bench import free_port, start_rasa
 from bot.rasa_env import child_env, model_path, rasa_api_headers
 from bot.settings import load_settings
@@ -74,6 +75,8 @@ def main(files: list[str], details: bool = False) -> None:
                     elif question and ans.abstained and ans.suggestions and intent not in NO_BUTTONS:
                         result, passages = svc.search(c.query, s.default_tenant)
                         offered = [p.id for p in svc.suggestions_for(result, passages)]
+                    elif not question and not ans.abstained and ans.citations and intent in ASKED_WITHOUT_ORDER:
+                        offered = [ans.citations[0].id.split("#")[0]]  # the order prompt's nearest-FAQ button
                 if c.expected:
                     ins += 1
                     right = answered_id is not None and any(answered_id == e or answered_id.startswith(e + "#")
