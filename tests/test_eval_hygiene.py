@@ -55,7 +55,7 @@ _NAME_KEYS = frozenset({"version", "rule", "story", "intent", "action", "active_
 
 
 # Single product words that are a whole eval message (投诉！！！, 转人工): the word has to be in the tokenizer
-# dictionary, the keyword regex or the shorthand table, so equality with that message says nothing about the
+# dictionary, a button title or the shorthand table, so equality with that message says nothing about the
 # line having been copied. Keyed by (resource file, normalised word); each must still excuse a leak.
 VOCABULARY: dict[tuple[str, str], str] = {
     ("data/dict/userdict.txt", "转人工"): "tokenizer word (a word per line, no label)",
