@@ -27,6 +27,7 @@ the routing dev set: the highest that answers as many of its ``kb`` lines as the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -218,6 +219,7 @@ def main(argv: list[str]) -> None:
         how = (f"given (--threshold {given})" if given else
                "best balanced accuracy in 5-fold cross-validation on the training lines")  # fmt: skip
         router.meta = {"fitted_on": TRAIN, "lines": len(train), "l2": L2, "date": dt.date.today().isoformat(),
+                       "train_sha256": hashlib.sha256(Path(TRAIN).read_bytes()).hexdigest(),
                        "threshold": how, "by": " ".join(["python -m bench.routing_eval", *argv])}  # fmt: skip
         Path(out).write_text(json.dumps(router.to_json(), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         print(f"router fitted on {len(train)} lines of {TRAIN} → {out}", flush=True)

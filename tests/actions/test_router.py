@@ -6,6 +6,7 @@ Whether the shipped router sends real messages the right way is measured by ``py
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,6 +76,9 @@ def test_the_shipped_weights_say_what_they_were_fitted_on() -> None:
     router = shipped_router()
     meta = json.loads(WEIGHTS.read_text(encoding="utf-8"))["meta"]
     assert meta["fitted_on"] == "data/routing/routing_train.jsonl" and meta["lines"] >= 300
+    # lines added to the training set do nothing until the router is refitted (README: bench.routing_eval --fit)
+    train = (Path(__file__).parents[2] / meta["fitted_on"]).read_bytes()
+    assert meta["train_sha256"] == hashlib.sha256(train).hexdigest(), "routing_train.jsonl changed: refit the router"
     assert len(router.w_dense) == len(router.mean) == len(router.scale) and len(router.w_text) == len(router.vocab)
     # the NLU's intents as the domain declares them: a renamed intent would silently weigh nothing
     domain = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text(encoding="utf-8"))
