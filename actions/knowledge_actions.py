@@ -74,11 +74,14 @@ class Routed:
 
 
 async def route(tracker: Tracker) -> Routed:
-    """Ask the KB about the latest message and let the router decide whether its answer is the reply."""
+    """Ask the KB about the latest message and let the router decide whether its answer is the reply. A message
+    no answer could make the KB's (帮我取消订单) is not asked at all."""
+    router = shipped_router()
+    if not router.could_take(Signals.of(tracker.latest_message, None)):
+        return Routed(None, False)
     answer = await ask_kb(tracker)
     if answer is None:
         return Routed(None, False)
-    router = shipped_router()
     return Routed(answer, router.probability(Signals.of(tracker.latest_message, answer)) >= router.threshold)
 
 

@@ -22,7 +22,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,15 @@ class Router:
         z = self.bias + sum((x - m) / c * w for x, m, c, w in zip(d, self.mean, self.scale, self.w_dense, strict=True))
         z += sum(self.w_text[self._index[g]] for g in grams(s.text) if g in self._index)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def could_take(self, s: Signals) -> bool:
+        """Whether any answer of the KB could make this message the KB's. The decision is affine in each of the
+        KB's confidence, sure flag and abstention (no feature multiplies two of them), so its largest value is
+        at a corner: when not even the best corner reaches the threshold, the KB need not be asked."""
+        corners = [(conf, sure, abst) for conf in (0.0, 1.0) for sure in (False, True) for abst in (False, True)
+                   if not (sure and abst)]  # fmt: skip
+        return any(self.probability(replace(s, kb_conf=c, kb_sure=su, kb_abstained=a)) >= self.threshold
+                   for c, su, a in corners)  # fmt: skip
 
     def to_kb(self, s: Signals) -> bool:
         """Answer this message from the knowledge base (when the KB has an answer at all)."""

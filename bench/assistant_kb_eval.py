@@ -67,7 +67,7 @@ def main(files: list[str], details: bool = False) -> None:
                 has_order = any(e["entity"] == "order_id" for e in parse.get("entities", []))
                 offered: list[str] = []
                 question = False
-                if consulted(intent, has_order):  # the same routing the actions use
+                if consulted(intent, has_order) and router.could_take(Signals.of(parse, None)):  # as the actions
                     ans = svc.answer(c.query, s.default_tenant)
                     question = router.probability(Signals.of(parse, ans)) >= router.threshold
                     if question and not ans.abstained and ans.citations:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,6 +64,27 @@ def test_fit_learns_the_wording_and_the_kb_confidence_not_a_list() -> None:
     assert router.probability(far) < router.probability(asks)
     # the KB must have an answer: the router never answers for an abstaining KB
     assert not router.to_kb(Signals("尺码能退吗", rank, kb_conf=0.9, kb_abstained=True))
+
+
+def test_could_take_is_an_exact_bound_so_skipping_the_kb_never_changes_a_verdict() -> None:
+    import random
+
+    rng = random.Random(7)
+    router = fit(_toy(), INTENTS, l2=0.1)
+    skipped = 0
+    for _ in range(2000):
+        text = rng.choice(["帮我退货", "帮我弄发票", "退货能退吗", "运费怎么弄", "你好", "积分是啥吗"])
+        ranking = {i: rng.random() for i in INTENTS}
+        base = Signals(text, ranking, has_order=rng.random() < 0.3)
+        if router.could_take(base):
+            continue
+        skipped += 1
+        for _ in range(20):  # no answer of the KB, of any confidence, would have made it the KB's
+            abstained = rng.random() < 0.5
+            s = replace(base, kb_conf=rng.random(), kb_sure=not abstained and rng.random() < 0.5,
+                        kb_abstained=abstained)  # fmt: skip
+            assert router.probability(s) < router.threshold, s
+    assert skipped > 100  # the bound does spare the KB call for plain requests
 
 
 def test_weights_round_trip_through_json() -> None:
