@@ -99,7 +99,13 @@ def test_an_agents_quick_lines_on_wechat_use_one_message_of_the_quota(desk: Desk
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(desk.svc.send, agent, sid, "您好 我看一下")
         started.wait(2)
-        rest = [pool.submit(desk.svc.send, agent, sid, t) for t in ("已经退了", "原路返回 1-3 天")]
+        rest = [pool.submit(desk.svc.send, agent, sid, "已经退了")]
+        # the next line only once this one has queued, as an agent types them: two sends started together could
+        # queue either way round
+        deadline = time.monotonic() + 10
+        while not desk.svc.outbox._queues.get("default:wx-oABC123456") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        rest.append(pool.submit(desk.svc.send, agent, sid, "原路返回 1-3 天"))
         sent = [first.result(5), *(f.result(5) for f in rest)]
     assert desk.customers.texts("default:wx-oABC123456")[-2:] == ["您好 我看一下", "已经退了\n原路返回 1-3 天"]
     assert [m["message"].get("merged", False) for m in sent] == [False, False, True]
