@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import identified_customer, latest_entity, order_service
-from actions.knowledge_actions import ActionAnswerQuestion, route
+from actions.knowledge_actions import answer_or_clarify, route
 from actions.order_actions import LOOSE_DIGITS, order_error_reply
 from actions.slot_meaning import has_content, is_answer
 from bot.orders.client import OrderError, normalize_order_id
@@ -247,8 +247,7 @@ class ActionTriageRequest(Action):
         if routed.question and (routed.suggestions or form == "address_form"):
             # a question the KB cannot pin down (发票抬头写错了 is no new address): the nearest FAQs or a
             # clarifying reply, never a form the customer did not ask for
-            await ActionAnswerQuestion().run(dispatcher, tracker, domain)
-            return [SlotSet("triage", "answered")]
+            return [*await answer_or_clarify(dispatcher, tracker, routed), SlotSet("triage", "answered")]
         if identified_customer(tracker, dispatcher) is None:
             return [SlotSet("triage", "answered")]  # a form for an order they could not see: log in first
         return [*(SlotSet(slot, None) for slot in FORM_SLOTS[form]), SlotSet("triage", "form")]

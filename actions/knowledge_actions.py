@@ -77,12 +77,13 @@ async def route(tracker: Tracker) -> Routed:
     """Ask the KB about the latest message and let the router decide whether its answer is the reply. A message
     no answer could make the KB's (帮我取消订单) is not asked at all."""
     router = shipped_router()
-    if not router.could_take(Signals.of(tracker.latest_message, None)):
+    unasked = Signals.of(tracker.latest_message, None)
+    if not router.could_take(unasked):
         return Routed(None, False)
     answer = await ask_kb(tracker)
     if answer is None:
         return Routed(None, False)
-    return Routed(answer, router.probability(Signals.of(tracker.latest_message, answer)) >= router.threshold)
+    return Routed(answer, router.probability(unasked.answered(answer)) >= router.threshold)
 
 
 def suggestion_buttons(questions: list[str]) -> list[dict[str, str]]:
@@ -108,20 +109,25 @@ class ActionAnswerQuestion(Action):
         if not question:
             dispatcher.utter_message(response="utter_empty_message")
             return []
-        routed = await route(tracker)
-        if routed.text:
-            dispatcher.utter_message(text=routed.text)
-            return [SlotSet("offered_human", False)]
-        if suggestions := routed.suggestions:
-            # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
-            buttons = suggestion_buttons(suggestions)
-            dispatcher.utter_message(text=UNSURE_WITH_SUGGESTIONS, buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])
-        else:
-            dispatcher.utter_message(text=UNSURE, buttons=OFFER_HUMAN_BUTTONS)
-        follow_up = await after_unsure_reply(tracker, frozenset((UNSURE, UNSURE_WITH_SUGGESTIONS)))
-        if follow_up:
-            dispatcher.utter_message(text=follow_up)
-        return [SlotSet("offered_human", True)]
+        return await answer_or_clarify(dispatcher, tracker, await route(tracker))
+
+
+async def answer_or_clarify(dispatcher: CollectingDispatcher, tracker: Tracker, routed: Routed) -> list[EventType]:
+    """The reply to a question: the KB's answer; else the nearest FAQs as buttons, or a clarifying reply, with a
+    human offered either way."""
+    if routed.text:
+        dispatcher.utter_message(text=routed.text)
+        return [SlotSet("offered_human", False)]
+    if suggestions := routed.suggestions:
+        # close but unsure: offer the nearest FAQs as buttons instead of a bare "I don't know"
+        buttons = suggestion_buttons(suggestions)
+        dispatcher.utter_message(text=UNSURE_WITH_SUGGESTIONS, buttons=[*buttons, OFFER_HUMAN_BUTTONS[0]])
+    else:
+        dispatcher.utter_message(text=UNSURE, buttons=OFFER_HUMAN_BUTTONS)
+    follow_up = await after_unsure_reply(tracker, frozenset((UNSURE, UNSURE_WITH_SUGGESTIONS)))
+    if follow_up:
+        dispatcher.utter_message(text=follow_up)
+    return [SlotSet("offered_human", True)]
 
 
 class ActionOutOfScope(Action):

@@ -51,11 +51,14 @@ class Signals:
         if not ranking and intent.get("name"):
             ranking = {str(intent["name"]): float(intent.get("confidence") or 0.0)}
         has_order = any(e.get("entity") == "order_id" for e in message.get("entities") or [])
-        if answer is None:
-            return cls(str(message.get("text") or ""), ranking, has_order)
+        unasked = cls(str(message.get("text") or ""), ranking, has_order)
+        return unasked if answer is None else unasked.answered(answer)
+
+    def answered(self, answer: Any) -> Signals:
+        """The same message with the knowledge service's answer (its confidence, sure flag, abstention)."""
         abstained = bool(answer.abstained)
-        return cls(str(message.get("text") or ""), ranking, has_order, float(answer.confidence),
-                   bool(answer.sure) and not abstained, abstained)  # fmt: skip
+        return replace(self, kb_conf=float(answer.confidence), kb_sure=bool(answer.sure) and not abstained,
+                       kb_abstained=abstained)  # fmt: skip
 
 
 def grams(text: str) -> set[str]:
