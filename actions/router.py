@@ -10,7 +10,7 @@ The router decides that from what the assistant already knows about the message:
 * the message's characters (1- and 2-grams, digit runs folded), whose weights are learned, not written.
 
 One logistic decision over those, fitted on ``data/routing/routing_train.jsonl`` (lines labelled with where a
-good agent would send them) by ``python -m bench.routing_eval --fit``; the weights ship in
+good agent would send them) by ``python -m bench.routing_eval --fit … --threshold 0.25``; the weights ship in
 ``actions/router_weights.json``. Refit after retraining the NLU or changing the KB's gate: the confidences move.
 """
 
