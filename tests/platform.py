@@ -75,7 +75,22 @@ class Platform:
         return self.proc.wait(timeout=timeout)
 
 
+# Another program took a port between free_port() and the service binding it (the session's Milvus server starts
+# gRPC listeners of its own): start again on new ports, once.
+PORT_TAKEN = ("another program on this port", "already in use", "Errno 98")
+
+
 def start_platform(tmp: Path, extra_env: dict[str, str] | None = None, timeout: float = 240) -> Platform:
+    try:
+        return _start_platform(tmp, extra_env, timeout)
+    except RuntimeError as exc:
+        logs = str(exc) + "".join(f.read_text(errors="replace") for f in (tmp / "home" / "logs").glob("*.log"))
+        if not any(sign in logs for sign in PORT_TAKEN):
+            raise
+        return _start_platform(tmp, extra_env, timeout)
+
+
+def _start_platform(tmp: Path, extra_env: dict[str, str] | None, timeout: float) -> Platform:
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copytree(trained_models_dir(), home / "models", dirs_exist_ok=True)

@@ -7,6 +7,7 @@ action server spawn workers). State is written to ``$CSBOT_HOME/run/status.json`
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -81,6 +82,8 @@ def health_error(url: str, timeout: float = 2.0, headers: dict[str, str] | None 
         return f"HTTP {exc.code} {body}".strip()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return str(getattr(exc, "reason", exc))
+    except http.client.HTTPException as exc:  # not HTTP at all: another program holds the port
+        return f"not an HTTP answer ({type(exc).__name__}): is another program on this port?"
 
 
 def pid_alive(pid: int) -> bool:

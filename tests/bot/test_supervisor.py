@@ -112,3 +112,31 @@ def test_child_failing_at_start_is_reported(tmp_path: Path) -> None:
     assert any("exited with code 4" in m for m in said)
     sup.stop_all()
     assert os.path.exists(tmp_path / "logs" / "bad.log")
+
+
+def test_a_port_held_by_a_program_that_does_not_speak_http_is_not_ready_and_says_so() -> None:
+    # a gRPC server (HTTP/2 frames) where the service should be: csbot run must keep waiting and say why,
+    # not die with a traceback (CI saw BadStatusLine when the session's Milvus took a platform's port)
+    import socket
+    import threading
+
+    from bot.cli.supervisor import health_error, http_ok
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer_in_binary() -> None:
+        conn, _ = server.accept()
+        conn.recv(1024)
+        conn.sendall(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x05\x00\x00\x40\x00\xfe\r\n")
+        conn.close()
+
+    threading.Thread(target=answer_in_binary, daemon=True).start()
+    try:
+        why = health_error(f"http://127.0.0.1:{port}/health", timeout=5)
+        assert "another program on this port" in why
+        assert not http_ok(f"http://127.0.0.1:{port}/health", timeout=1)
+    finally:
+        server.close()
